@@ -1,0 +1,82 @@
+"""stylelab: learn neural style transfer (Gatys et al.) step by step.
+
+Import as ``import stylelab as sl``. The main pieces:
+
+* :func:`load_image`, :func:`save_image`, :func:`to_pil`, :func:`resize` - images as
+  ``(1, 3, H, W)`` float tensors in [0, 1];
+* :class:`VGGFeatures` - VGG-19 returning named layer activations;
+* :func:`gram_matrix`, :func:`content_loss`, :func:`style_loss`, :func:`tv_loss`;
+* :func:`stylize` - the whole optimisation, returning a :class:`StyleTransferResult`;
+* :mod:`stylelab.data` - the example images; :mod:`stylelab.plotting` - figures.
+
+Importing stylelab has no side effects: no downloads, no seeding, no printing, no
+matplotlib settings.
+"""
+
+from . import data
+from .device import pick_device
+from .errors import (
+    DownloadError,
+    ImageLoadError,
+    ImageNotFoundError,
+    ImageTooSmallError,
+    LayerNameError,
+    StyleLabError,
+    WeightsError,
+    WeightsFileError,
+    WeightsUnavailableError,
+)
+from .images import load_image, resize, save_image, to_pil
+from .layers import LAYER_NAMES, layer_table
+from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .objective import StyleObjective
+from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransferResult, stylize
+from .vgg import VGGFeatures
+from .weights import UntrainedWeightsWarning
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises")
+
+
+def __getattr__(name):
+    # Submodules that import matplotlib or ipywidgets load on first use, so that
+    # ``import stylelab`` stays light and side-effect free.
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'stylelab' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__",
+    "data",
+    "pick_device",
+    "load_image",
+    "save_image",
+    "to_pil",
+    "resize",
+    "LAYER_NAMES",
+    "layer_table",
+    "VGGFeatures",
+    "gram_matrix",
+    "content_loss",
+    "style_loss",
+    "tv_loss",
+    "StyleObjective",
+    "stylize",
+    "StyleTransferResult",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "UntrainedWeightsWarning",
+    "StyleLabError",
+    "ImageLoadError",
+    "ImageNotFoundError",
+    "ImageTooSmallError",
+    "LayerNameError",
+    "WeightsError",
+    "WeightsFileError",
+    "WeightsUnavailableError",
+    "DownloadError",
+]

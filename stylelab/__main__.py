@@ -1,0 +1,110 @@
+"""Command line: ``python -m stylelab CONTENT STYLE -o OUT``.
+
+Examples::
+
+    python -m stylelab images/chelsea.jpg images/swirls.jpg -o cat.png
+    python -m stylelab photo.jpg painting.jpg -o out.jpg --size 768 --steps 500 --tv-weight 1e-3
+    python -m stylelab --download-weights        # fetch the ImageNet VGG-19 weights once
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import StyleLabError
+
+_EPILOG = """\
+weights: --weights auto (default: ImageNet if cached or downloadable, else random with a
+warning), imagenet, random, or the path of a VGG-19 state-dict file. The environment
+variable STYLELAB_WEIGHTS sets the default. Random weights are untrained: the result is
+a texture-like image, not the look the lessons describe.
+
+exit status: 0 on success, 2 on bad arguments or inputs, 130 when interrupted (the best
+image so far is still written).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stylelab",
+        description="Neural style transfer (Gatys et al. 2016): render CONTENT in the style of STYLE.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("content", nargs="?", help="content image (photo) path")
+    parser.add_argument("style", nargs="?", help="style image (painting) path")
+    parser.add_argument("-o", "--output", help="where to write the result (.png, .jpg, ...)")
+    parser.add_argument("--size", type=int, default=512, help="longest side of the output in pixels (default 512)")
+    parser.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    parser.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser (default lbfgs)")
+    parser.add_argument("--lr", type=float, default=None, help="step size (default 1 for lbfgs, 0.02 for adam)")
+    parser.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default 1)")
+    parser.add_argument("--style-weight", type=float, default=1e6, help="weight of the style loss (default 1e6)")
+    parser.add_argument("--tv-weight", type=float, default=0.0, help="weight of the total-variation loss (default 0)")
+    parser.add_argument("--init", choices=["content", "noise", "style"], default="content", help="start image (default content)")
+    parser.add_argument("--pooling", choices=["max", "avg"], default="max", help="VGG pooling (default max)")
+    parser.add_argument("--weights", default=None, help="auto | imagenet | random | PATH (default: $STYLELAB_WEIGHTS or auto)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--download-weights", action="store_true", help="download the ImageNet VGG-19 weights and exit")
+    parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.download_weights:
+            from .weights import download_imagenet_weights
+
+            path = download_imagenet_weights()
+            print(f"ImageNet VGG-19 weights are in {path}")
+            return 0
+        if not args.content or not args.style or not args.output:
+            parser.error("give CONTENT, STYLE and -o OUTPUT (or --download-weights)")
+        return _run(args)
+    except StyleLabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .images import save_image
+    from .transfer import stylize
+    from .vgg import VGGFeatures
+
+    model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device)
+    print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
+    result = stylize(
+        args.content,
+        args.style,
+        size=args.size,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        init=args.init,
+        seed=args.seed,
+        model=model,
+        progress=not args.quiet,
+    )
+    path = save_image(result.image, args.output)
+    total = result.history.get("total", [])
+    if total:
+        print(f"loss {total[0]:.4g} -> {min(total):.4g} in {result.evaluations} evaluations, {result.seconds:.1f} s", file=sys.stderr)
+    print(f"{result.message} Wrote {path}", file=sys.stderr)
+    return 130 if result.status == "interrupted" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

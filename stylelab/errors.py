@@ -1,0 +1,59 @@
+"""Exception types raised by stylelab.
+
+Every error stylelab raises on bad input is one sentence that names the problem and the
+fix. Each type also derives from the built-in exception a Python user would expect
+(``ValueError``, ``FileNotFoundError``, ...), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StyleLabError",
+    "ImageLoadError",
+    "ImageNotFoundError",
+    "ImageTooSmallError",
+    "LayerNameError",
+    "WeightsError",
+    "WeightsFileError",
+    "WeightsUnavailableError",
+    "DownloadError",
+]
+
+
+class StyleLabError(Exception):
+    """Base class of every error stylelab raises on purpose."""
+
+
+class ImageLoadError(StyleLabError, ValueError):
+    """The source could not be turned into an image tensor."""
+
+
+class ImageNotFoundError(StyleLabError, FileNotFoundError):
+    """An image path does not exist."""
+
+
+class ImageTooSmallError(StyleLabError, ValueError):
+    """An image is too small for the requested network layers."""
+
+
+class LayerNameError(StyleLabError, KeyError, ValueError):
+    """A layer name is not one of VGG-19's layers."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class WeightsError(StyleLabError, ValueError):
+    """Network weights could not be used."""
+
+
+class WeightsFileError(WeightsError):
+    """A weights file is missing, corrupt or is not a VGG-19 state dict."""
+
+
+class WeightsUnavailableError(WeightsError):
+    """The ImageNet weights are neither cached nor downloadable."""
+
+
+class DownloadError(StyleLabError, OSError):
+    """A download failed or delivered the wrong bytes."""

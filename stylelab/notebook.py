@@ -1,0 +1,79 @@
+"""Notebook session helpers: fast mode, and the setup line every lesson starts with.
+
+``STYLELAB_FAST=1`` in the environment switches the lessons to small images and few
+steps (how CI executes every notebook in minutes); unset, they use the full settings.
+A lesson writes its sizes as ``choose(full=512, fast=96)`` so both are visible in one
+place.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import platform
+import warnings
+from typing import Optional, TypeVar
+
+import torch
+
+from .vgg import VGGFeatures
+from .weights import UntrainedWeightsWarning
+
+__all__ = ["fast_mode", "choose", "setup", "weights_banner"]
+
+T = TypeVar("T")
+
+
+def fast_mode() -> bool:
+    """True when ``STYLELAB_FAST`` is set to 1/true/yes/on."""
+    return os.environ.get("STYLELAB_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def choose(full: T, fast: T) -> T:
+    """``fast`` in fast mode, else ``full``."""
+    return fast if fast_mode() else full
+
+
+def weights_banner(model: VGGFeatures) -> str:
+    """HTML for a warning box when ``model`` runs on untrained weights, else ``""``."""
+    if model.weights_source != "random":
+        return ""
+    reason = html.escape(model.weights_note) if model.weights_note else "STYLELAB_WEIGHTS=random was requested."
+    return (
+        '<div style="border:3px solid #c0392b;background:#fdecea;color:#222;padding:10px 14px;'
+        'border-radius:6px;font-size:14px;margin:6px 0">'
+        "<b>&#9888; Untrained network.</b> VGG-19 is running on <b>random weights</b>, so the "
+        "figures below will <b>not</b> look like the ones the text describes (random networks "
+        "still capture some texture, He et al. 2016, but little content). "
+        f"<br><small>Why: {reason}</small><br>"
+        "<small>To use the real ImageNet weights, run <code>python -m stylelab --download-weights</code> "
+        "once on a machine with internet (or copy <code>vgg19-dcbb9e9d.pth</code> into "
+        "<code>$TORCH_HOME/hub/checkpoints</code>), unset <code>STYLELAB_WEIGHTS</code>, and "
+        "restart the kernel.</small></div>"
+    )
+
+
+def setup(weights: Optional[str] = None, device: Optional[str] = None, pooling: str = "max") -> VGGFeatures:
+    """Build the lesson's VGG-19, print what is in use, and show a banner if untrained.
+
+    Returns the :class:`~stylelab.VGGFeatures` model for the lesson to use.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
+        model = VGGFeatures(weights=weights, device=device, pooling=pooling)
+    from . import __version__
+
+    mode = "ON (small images, few steps)" if fast_mode() else "off (full quality)"
+    print(
+        f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
+        f"device: {model.device} | VGG-19 weights: {model.weights_source} | fast mode: {mode}"
+    )
+    banner = weights_banner(model)
+    if banner:
+        try:
+            from IPython.display import HTML, display
+
+            display(HTML(banner))
+        except ImportError:  # pragma: no cover - outside IPython
+            print("WARNING: untrained random weights; results will not match the lessons.")
+    return model

@@ -1,0 +1,459 @@
+"""``stylize()``: Gatys et al.'s style transfer as one function call.
+
+The generated image's pixels are the parameters: starting from the content image (or
+noise, or the style image), an optimiser changes them to lower the objective of
+:mod:`stylelab.objective`. L-BFGS (Gatys et al. 2016; jcjohnson/neural-style) reaches a
+good image in a few hundred evaluations; Adam (the TensorFlow tutorial) is simpler and
+handy for live previews.
+
+Defaults and where they come from:
+
+* ``content_layers=("relu4_2",)`` and ``style_layers`` = relu1_1 ... relu5_1 with equal
+  weights: Gatys et al. 2016, Fig. 2 (their "conv4_2" is the rectified response).
+* ``content_weight=1``, ``style_weight=1e6``: with the per-layer ``1/N_l^2`` of
+  :mod:`stylelab.objective` this is exactly the objective of the PyTorch tutorial
+  (style weight 1e6, Gram / (C H W)), which is well tested with torchvision's ImageNet
+  VGG-19 and gives a strongly stylised image that keeps the content's layout.
+* ``tv_weight=0``: the paper uses no smoothness term; 1e-3 to 1e-2 removes speckle.
+* ``optimizer="lbfgs"``, ``steps=300``, ``lr=1``: the tutorial's and neural-style's
+  choice; ``"adam"`` uses ``lr=0.02`` on [0, 1] pixels, as in the TensorFlow tutorial.
+* ``init="content"``: as in the authors' reference code; faster than noise and
+  deterministic. ``"noise"`` reproduces the paper's white-noise start.
+
+Nothing is lost: Ctrl-C (a ``KeyboardInterrupt``) or a callback returning ``True`` ends
+the run early and still returns the best image found; a NaN/inf loss ends it with a
+``RuntimeWarning`` that names the likely cause.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+
+from .errors import ImageLoadError
+from .images import load_image, resize, save_image, to_pil
+from .layers import check_input_size, check_layer_names
+from .objective import StyleObjective
+from .vgg import VGGFeatures
+
+__all__ = [
+    "stylize",
+    "StyleTransferResult",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+]
+
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+_DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+Callback = Callable[[int, torch.Tensor, Dict[str, float]], Optional[bool]]
+
+
+@dataclass
+class StyleTransferResult:
+    """What :func:`stylize` returns.
+
+    Attributes:
+        image: the best image found, ``(1, 3, H, W)`` float32 in [0, 1], on the CPU.
+        history: ``{term: [value per evaluation]}`` with ``"total"``, the weighted
+            ``"content"``, ``"style"``, ``"tv"``, each layer's unweighted loss
+            (``"style:relu1_1"``, ...) and ``"time"`` (seconds since the start).
+        config: every setting used, for the record (JSON-friendly values).
+        best_step: the evaluation (1-based) that produced :attr:`image`; 0 is the start.
+        steps: optimiser steps completed.
+        evaluations: loss evaluations (forward + backward passes).
+        seconds: wall time of the optimisation, excluding target computation.
+        status: ``"completed"``, ``"interrupted"``, ``"stopped"`` (by the callback) or
+            ``"diverged"``.
+        message: a sentence about how the run ended.
+    """
+
+    image: torch.Tensor
+    history: Dict[str, List[float]]
+    config: Dict[str, Any]
+    best_step: int = 0
+    steps: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    status: str = "completed"
+    message: str = ""
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the run ended before its last step, for any reason."""
+        return self.status != "completed"
+
+    def to_pil(self):
+        """The image as a PIL RGB image."""
+        return to_pil(self.image)
+
+    def save(self, path: str | Path) -> Path:
+        """Save the image (format from the extension); returns the path."""
+        return save_image(self.image, path)
+
+    def _repr_png_(self) -> bytes:  # shown by Jupyter when the result is a cell's value
+        import io
+
+        buffer = io.BytesIO()
+        self.to_pil().save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.image.shape[-2:])
+        total = self.history.get("total") or [float("nan")]
+        return (
+            f"StyleTransferResult({shape} px, {self.status}, {self.steps} steps, "
+            f"{self.evaluations} evaluations in {self.seconds:.1f} s, "
+            f"loss {total[0]:.4g} -> {min(total):.4g})"
+        )
+
+
+class _Diverged(Exception):
+    pass
+
+
+def stylize(
+    content: Any,
+    style: Any = None,
+    *,
+    content_layers: Union[str, Sequence[str]] = DEFAULT_CONTENT_LAYERS,
+    style_layers: Union[str, Sequence[str], Mapping[str, float]] = DEFAULT_STYLE_LAYERS,
+    content_weight: float = 1.0,
+    style_weight: float = 1e6,
+    tv_weight: float = 0.0,
+    optimizer: str = "lbfgs",
+    steps: int = 300,
+    lr: Optional[float] = None,
+    init: Union[str, torch.Tensor, None] = None,
+    seed: int = 0,
+    size: Union[int, Sequence[int], None] = None,
+    style_scale: float = 1.0,
+    style_blend: Optional[Sequence[float]] = None,
+    model: Optional[VGGFeatures] = None,
+    weights: Optional[str] = None,
+    pooling: str = "max",
+    device: Optional[str] = None,
+    callback: Optional[Callback] = None,
+    progress: bool = True,
+) -> StyleTransferResult:
+    """Render ``content`` in the style of ``style`` (Gatys et al. 2016).
+
+    Args:
+        content: the content image: anything :func:`~stylelab.load_image` accepts, or
+            ``None`` for pure texture synthesis (then give ``size``).
+        style: the style image, a list of style images (blended, see ``style_blend``),
+            or ``None`` for pure content reconstruction.
+        content_layers: layer name(s) for the content term.
+        style_layers: layer names (equal weights 1) or ``{layer: weight}``.
+        content_weight, style_weight, tv_weight: weights of the three terms (``>= 0``);
+            see :mod:`stylelab.objective` for the exact formula.
+        optimizer: ``"lbfgs"`` or ``"adam"``.
+        steps: optimiser steps; each is one loss evaluation (forward + backward).
+        lr: step size; default 1 for L-BFGS, 0.02 for Adam.
+        init: ``"content"``, ``"noise"`` (uniform white noise in [0, 1]), ``"style"``
+            (the first style image stretched to the content's size) or a
+            ``(1, 3, H, W)`` tensor. Default: ``"content"`` if there is a content
+            image, else ``"noise"``.
+        seed: seed for the noise start; the same seed gives the same result.
+        size: resize the content: an int is the longest side, ``(h, w)`` exact. Without
+            a content image, the output size (an int gives a square).
+        style_scale: style images are resized so that their longest side is
+            ``style_scale`` times the content's longest side.
+        style_blend: one weight per style image (``>= 0``, normalised to sum to 1);
+            default equal weights.
+        model: a :class:`~stylelab.VGGFeatures` to reuse; otherwise one is built from
+            ``weights``, ``pooling`` and ``device``.
+        callback: ``callback(step, image, losses)`` after every step, with the current
+            image ``(1, 3, H, W)`` clamped to [0, 1] and the step's loss values;
+            returning ``True`` stops the run (the best image is kept).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
+    """
+    optimizer = str(optimizer).lower()
+    if optimizer not in _DEFAULT_LR:
+        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
+    steps = _check_steps(steps)
+    weights_used = {
+        "content_weight": _check_weight("content_weight", content_weight),
+        "style_weight": _check_weight("style_weight", style_weight),
+        "tv_weight": _check_weight("tv_weight", tv_weight),
+    }
+    lr = _DEFAULT_LR[optimizer] if lr is None else _check_positive("lr", lr)
+    style_scale = _check_positive("style_scale", style_scale)
+    content_names = check_layer_names(content_layers)
+    style_map = _style_layer_weights(style_layers)
+
+    if content is None and style is None:
+        raise ValueError("stylize needs a content image, a style image, or both; both are None.")
+    content_image = load_image(content, size) if content is not None else None
+    if content_image is not None:
+        height, width = content_image.shape[-2:]
+    elif size is None:
+        raise ValueError("Without a content image, pass size= (an int or (h, w)) for the output image.")
+    else:
+        height, width = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+    style_list = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+    blend = _blend_weights(style_blend, len(style_list))
+    longest = round(max(height, width) * style_scale)
+    style_images = [load_image(s, longest) for s in style_list]
+
+    model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
+    device_used = model.device
+    active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
+    active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
+    check_input_size(height, width, active_content + active_style)
+    for index, image in enumerate(style_images):
+        check_input_size(*image.shape[-2:], active_style, what=f"style image {index + 1}")
+
+    objective = StyleObjective(
+        model,
+        content_image,
+        style_images,
+        content_layers=content_names,
+        style_layers=style_map,
+        blend=blend,
+        **weights_used,
+    )
+    start = _initial_image(init, content_image, style_images, (height, width), seed)
+    config = {
+        "content_layers": content_names,
+        "style_layers": style_map,
+        **weights_used,
+        "optimizer": optimizer,
+        "steps": steps,
+        "lr": lr,
+        "init": init if isinstance(init, str) or init is None else "tensor",
+        "seed": seed,
+        "size": [height, width],
+        "style_sizes": [list(s.shape[-2:]) for s in style_images],
+        "style_scale": style_scale,
+        "style_blend": blend,
+        "weights": model.weights_source,
+        "pooling": model.pooling,
+        "device": str(device_used),
+    }
+    if config["init"] is None:
+        config["init"] = "content" if content_image is not None else "noise"
+    return _optimize(objective, start.to(device_used), optimizer, steps, lr, config, callback, progress)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _optimize(
+    objective: StyleObjective,
+    start: torch.Tensor,
+    optimizer_name: str,
+    steps: int,
+    lr: float,
+    config: Dict[str, Any],
+    callback: Optional[Callback],
+    progress: bool,
+) -> StyleTransferResult:
+    from tqdm.auto import tqdm
+
+    image = start.detach().clone().requires_grad_(True)
+    if optimizer_name == "lbfgs":
+        # max_iter=1: one evaluation and one update per step(), history kept between calls.
+        # Negative tolerances: always run the requested number of steps.
+        opt: torch.optim.Optimizer = torch.optim.LBFGS(
+            [image], lr=lr, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
+        )
+    else:
+        opt = torch.optim.Adam([image], lr=lr)
+
+    history: Dict[str, List[float]] = {}
+    best = {"loss": math.inf, "image": start.detach().clone(), "step": 0}
+    counter = {"evaluations": 0}
+    began = time.perf_counter()
+
+    def evaluate() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        terms = objective(image)
+        counter["evaluations"] += 1
+        values = torch.stack([t.detach().float() for t in terms.values()]).tolist()
+        record = dict(zip(terms.keys(), values))
+        if not math.isfinite(record["total"]):
+            raise _Diverged(record)
+        terms["total"].backward()
+        record["time"] = time.perf_counter() - began
+        for key, value in record.items():
+            history.setdefault(key, []).append(value)
+        if record["total"] < best["loss"]:
+            best.update(loss=record["total"], image=image.detach().clone(), step=counter["evaluations"])
+        return terms["total"]
+
+    status, message, step = "completed", "", 0
+    bar = tqdm(total=steps, desc="stylize", unit="step", disable=not progress, leave=True)
+    try:
+        for step in range(1, steps + 1):
+            if optimizer_name == "lbfgs":
+                opt.step(evaluate)
+            else:
+                evaluate()
+                opt.step()
+                with torch.no_grad():
+                    image.clamp_(0.0, 1.0)
+            last = {key: values[-1] for key, values in history.items()}
+            bar.update(1)
+            if progress:
+                bar.set_postfix(loss=f"{last['total']:.4g}", refresh=False)
+            if callback is not None and callback(step, image.detach().clamp(0.0, 1.0), last):
+                status = "stopped"
+                message = f"Stopped by the callback after step {step} of {steps}; the best image so far is kept."
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+        step = max(step - 1, 0)
+        message = (
+            f"Interrupted after {step} of {steps} steps; returning the best image so far "
+            f"(evaluation {best['step']})."
+        )
+    except _Diverged as exc:
+        status = "diverged"
+        step = max(step - 1, 0)
+        message = _divergence_message(exc.args[0], config, counter["evaluations"])
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - began
+
+    if status == "completed":
+        # The last update was never evaluated: keep it if it is the best image.
+        with torch.no_grad():
+            final = objective(image)["total"].item()
+        if math.isfinite(final) and final < best["loss"]:
+            best.update(loss=final, image=image.detach().clone(), step=counter["evaluations"] + 1)
+        message = f"Completed {steps} steps; the best loss was {best['loss']:.4g}."
+    result_image = best["image"].clamp(0.0, 1.0).float().cpu()
+    return StyleTransferResult(
+        image=result_image,
+        history=history,
+        config=config,
+        best_step=best["step"],
+        steps=step if status != "completed" else steps,
+        evaluations=counter["evaluations"],
+        seconds=seconds,
+        status=status,
+        message=message,
+    )
+
+
+def _divergence_message(record: Dict[str, float], config: Dict[str, Any], evaluation: int) -> str:
+    bad = next((term for term in ("content", "style", "tv") if not math.isfinite(record.get(term, 0.0))), "total")
+    value = record.get(bad, record["total"])
+    kind = "NaN" if math.isnan(value) else "infinite"
+    if bad == "total" or bad not in ("content", "style", "tv"):
+        cause = "check that the input images hold no NaN values"
+    elif config["optimizer"] == "adam" and config["lr"] > 0.1:
+        cause = f"the learning rate lr={config['lr']:g} is too large for Adam on [0, 1] pixels; try lr=0.02"
+    elif config[f"{bad}_weight"] > 1e12:
+        cause = f"{bad}_weight={config[f'{bad}_weight']:g} is too large for float32 arithmetic; lower it"
+    elif config["optimizer"] == "lbfgs":
+        cause = f"L-BFGS took too large a step (lr={config['lr']:g}); lower lr, lower the weights, or use optimizer='adam'"
+    else:
+        cause = "lower the weights or the learning rate"
+    return (
+        f"The {bad} loss became {kind} at evaluation {evaluation}: {cause}. "
+        "The run was stopped and the best image before that is returned."
+    )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_steps(steps: Any) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int,)) and not (
+        isinstance(steps, float) and steps.is_integer()
+    ):
+        raise ValueError(f"steps must be a positive whole number; got {steps!r}.")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps} (nothing would be optimised).")
+    return int(steps)
+
+
+def _check_weight(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}.") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(
+            f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
+            "moving away from the target; use 0 to switch the term off)."
+        )
+    return number
+
+
+def _check_positive(name: str, value: Any) -> float:
+    number = _check_weight(name, value)
+    if number == 0:
+        raise ValueError(f"{name} must be greater than 0; got {value!r}.")
+    return number
+
+
+def _style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, float]]) -> Dict[str, float]:
+    if isinstance(style_layers, Mapping):
+        names = check_layer_names(list(style_layers))
+        weights = {name: _check_weight(f"the weight of style layer {name}", style_layers[name]) for name in names}
+    else:
+        weights = {name: 1.0 for name in check_layer_names(style_layers)}
+    return weights
+
+
+def _blend_weights(blend: Optional[Sequence[float]], count: int) -> List[float]:
+    if count == 0:
+        if blend is not None:
+            raise ValueError("style_blend was given but there is no style image.")
+        return []
+    if blend is None:
+        return [1.0 / count] * count
+    values = [_check_weight("every style_blend weight", b) for b in blend]
+    if len(values) != count:
+        raise ValueError(
+            f"style_blend has {len(values)} weights for {count} style images; give one weight per style image."
+        )
+    total = sum(values)
+    if total <= 0:
+        raise ValueError("style_blend weights are all 0; give at least one style a positive weight.")
+    return [v / total for v in values]
+
+
+def _initial_image(
+    init: Union[str, torch.Tensor, None],
+    content: Optional[torch.Tensor],
+    styles: Sequence[torch.Tensor],
+    shape: Sequence[int],
+    seed: int,
+) -> torch.Tensor:
+    height, width = int(shape[0]), int(shape[1])
+    if isinstance(init, torch.Tensor):
+        start = load_image(init)
+        if tuple(start.shape[-2:]) != (height, width):
+            raise ImageLoadError(
+                f"The init image is {start.shape[-2]}x{start.shape[-1]} but the output is "
+                f"{height}x{width}; resize it with stylelab.resize(init, ({height}, {width}))."
+            )
+        return start
+    choice = init if init is not None else ("content" if content is not None else "noise")
+    if choice == "content":
+        if content is None:
+            raise ValueError("init='content' needs a content image; use init='noise' or 'style'.")
+        return content.clone()
+    if choice == "noise":
+        generator = torch.Generator().manual_seed(int(seed))
+        return torch.rand((1, 3, height, width), generator=generator)
+    if choice == "style":
+        if not styles:
+            raise ValueError("init='style' needs a style image; use init='content' or 'noise'.")
+        return resize(styles[0], (height, width))
+    raise ValueError(f"init must be 'content', 'noise', 'style' or a tensor, not {init!r}.")

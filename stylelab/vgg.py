@@ -1,0 +1,175 @@
+"""VGG-19 as a feature extractor with Gatys et al.'s layer names.
+
+>>> model = VGGFeatures(weights="random")            # doctest: +SKIP
+>>> feats = model(image, ["relu1_1", "relu4_2"])     # {name: (1, C, h, w)}
+
+The model takes images as stylelab stores them, ``(B, 3, H, W)`` RGB in [0, 1], and
+applies the preprocessing its weights expect inside (ImageNet mean/std for torchvision
+weights). Its parameters are frozen, it is always in eval mode, and a call runs the
+network only up to the deepest layer it was asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Dict, Iterable, List, Optional
+
+import torch
+from torch import nn
+
+from .device import pick_device
+from .errors import ImageLoadError
+from .layers import LAYER_NAMES, LAYERS, check_input_size, check_layer_names
+from .weights import VGGWeights, load_weights
+
+__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR"]
+
+#: Per-channel RGB mean and standard deviation of ImageNet, in [0, 1] units.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Mean pixel of the Caffe VGG models, BGR order, 0-255 units.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+class VGGFeatures(nn.Module):
+    """VGG-19's convolutional part, returning the activations of named layers.
+
+    Args:
+        weights: ``"auto"``, ``"imagenet"``, ``"random"``, a state-dict path, ``None``
+            (read ``$STYLELAB_WEIGHTS``), or an already loaded
+            :class:`~stylelab.weights.VGGWeights`. See :mod:`stylelab.weights`.
+        pooling: ``"max"`` (as VGG was trained) or ``"avg"`` (Gatys et al. 2016 found
+            average pooling gives smoother gradients and slightly nicer images).
+        device: where to run; default CUDA, then MPS, then CPU.
+        preprocessing: ``"auto"``, ``"torchvision"`` or ``"caffe"`` (for files only).
+        seed: seed of random weights.
+
+    Attributes:
+        layer_names: every layer name, in network order.
+        weights_source: ``"imagenet"``, ``"random"`` or the weights file's path.
+        weights_note: why random weights were used under ``"auto"``, else ``""``.
+        preprocessing: the input convention the weights expect.
+        pooling: ``"max"`` or ``"avg"``.
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | VGGWeights | None = None,
+        pooling: str = "max",
+        device: str | torch.device | None = None,
+        *,
+        preprocessing: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
+        loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
+        self.weights_source: str = loaded.source
+        self.weights_note: str = loaded.note
+        self.preprocessing: str = loaded.preprocessing
+        self.pooling: str = pooling
+        self._loaded = loaded
+        modules: "OrderedDict[str, nn.Module]" = OrderedDict()
+        for layer in LAYERS:
+            if layer.kind == "conv":
+                conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1)
+                with torch.no_grad():
+                    conv.weight.copy_(loaded.state[f"{layer.name}.weight"])
+                    conv.bias.copy_(loaded.state[f"{layer.name}.bias"])
+                modules[layer.name] = conv
+            elif layer.kind == "relu":
+                modules[layer.name] = nn.ReLU()
+            else:
+                modules[layer.name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+        self.layers = nn.Sequential(modules)
+        if self.preprocessing == "caffe":
+            mean, scale = torch.tensor(CAFFE_MEAN_BGR) / 255.0, torch.full((3,), 1.0 / 255.0)
+        else:
+            mean, scale = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+        self.to(pick_device(device))
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def layer_names(self) -> List[str]:
+        """``['conv1_1', 'relu1_1', 'conv1_2', ..., 'pool5']`` in network order."""
+        return list(LAYER_NAMES)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the weights live on."""
+        return self.mean.device
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        """VGG has no dropout or batch norm in its features: always stay in eval mode."""
+        return super().train(False)
+
+    def extra_repr(self) -> str:
+        return f"weights={self.weights_source!r}, pooling={self.pooling!r}, preprocessing={self.preprocessing!r}"
+
+    def with_pooling(self, pooling: str) -> "VGGFeatures":
+        """A copy with another pooling type, sharing this model's weights (no reload)."""
+        other = VGGFeatures(self._loaded, pooling=pooling, device=self.device)
+        return other
+
+    # ------------------------------------------------------------------ computation
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, 3, H, W)`` RGB in [0, 1] to what the weights were trained on.
+
+        torchvision weights: ``(image - mean) / std`` per channel (ImageNet statistics).
+        Caffe weights: BGR order, 0-255 scale, ImageNet mean pixel subtracted.
+        """
+        if self.preprocessing == "caffe":
+            image = image.flip(1)
+        return (image - self.mean) / self.scale
+
+    def forward(self, image: torch.Tensor, layers: str | Iterable[str]) -> Dict[str, torch.Tensor]:
+        """Activations of ``layers`` for ``image``.
+
+        Args:
+            image: ``(B, 3, H, W)`` float tensor, RGB in [0, 1], on the model's device.
+            layers: a layer name or names (see :attr:`layer_names`).
+
+        Returns:
+            ``{name: (B, C, h, w)}`` in the order requested. Only the layers up to the
+            deepest requested one are computed.
+        """
+        names = check_layer_names(layers)
+        _check_batch(image)
+        check_input_size(image.shape[-2], image.shape[-1], names)
+        wanted = set(names)
+        last = max(LAYER_NAMES.index(name) for name in names)
+        found: Dict[str, torch.Tensor] = {}
+        x = self.normalize(image.to(device=self.mean.device, dtype=self.mean.dtype))
+        previous: Optional[str] = None
+        for index, (name, module) in enumerate(self.layers.named_children()):
+            if LAYERS[index].kind == "relu" and previous not in wanted:
+                x = torch.relu_(x)  # the pre-activation is not needed: save its memory
+            else:
+                x = module(x)
+            if name in wanted:
+                found[name] = x
+            if index == last:
+                break
+            previous = name
+        return {name: found[name] for name in names}
+
+
+def _check_batch(image: torch.Tensor) -> None:
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ImageLoadError(
+            f"VGGFeatures expects a (B, 3, H, W) image tensor; got {shape}. Use "
+            "stylelab.load_image(...) to make one."
+        )
+    if not image.dtype.is_floating_point:
+        raise ImageLoadError(
+            f"VGGFeatures expects float pixels in [0, 1], not {image.dtype}; use stylelab.load_image(...)."
+        )

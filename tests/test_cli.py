@@ -1,0 +1,65 @@
+"""The command line: a real run, --help, and one clear line for bad arguments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import stylelab as sl
+from stylelab.__main__ import main
+
+ENV = {**os.environ, "STYLELAB_WEIGHTS": "random"}
+
+
+def test_cli_writes_an_image_and_reports_falling_loss(tmp_path):
+    out = tmp_path / "out.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stylelab", str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")),
+         "-o", str(out), "--size", "48", "--steps", "8", "--seed", "1"],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sl.load_image(out).shape == (1, 3, 32, 48)
+    assert "weights=random" in proc.stderr and "Wrote" in proc.stderr
+    first, best = (float(x) for x in proc.stderr.split("loss ")[1].split(" in ")[0].split(" -> "))
+    assert best < first
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--size", "--steps", "--optimizer", "--content-weight", "--style-weight", "--tv-weight",
+                   "--weights", "--seed", "--init", "--pooling", "--download-weights", "STYLELAB_WEIGHTS"):
+        assert option in text, option
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.jpg", "{style}", "-o", "{out}"], "No image file at 'missing.jpg'"),
+        (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "steps must be at least 1"),
+        (["{content}", "{style}", "-o", "{out}", "--style-weight", "-5"], "style_weight must be a finite number >= 0"),
+        (["{content}", "{style}", "-o", "{out}", "--size", "0"], "size must be a positive"),
+        (["{content}", "{style}", "-o", "{out}", "--weights", "/no/file.pth"], "is missing"),
+        (["{content}", "{style}", "-o", "{out}.xyz", "--steps", "1", "--size", "32"], "end the file name with"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path, capsys):
+    fill = {"content": str(sl.data.example_path("chelsea")), "style": str(sl.data.example_path("swirls")),
+            "out": str(tmp_path / "o.png")}
+    code = main([a.format(**fill) for a in args] + ["--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_missing_positional_arguments(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["only_content.jpg"])
+    assert info.value.code == 2
+    assert "give CONTENT, STYLE and -o OUTPUT" in capsys.readouterr().err

@@ -1,0 +1,203 @@
+"""stylize(): the loop, its options, its result, and what happens when things go wrong."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+import stylelab as sl
+from stylelab.layers import spec
+
+
+def _run(content, style, model, **kw):
+    kw.setdefault("steps", 6)
+    kw.setdefault("progress", False)
+    return sl.stylize(content, style, model=model, **kw)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_loss_falls_and_result_is_complete(content, style, model, optimizer):
+    result = _run(content, style, model, optimizer=optimizer, steps=12)
+    assert result.image.shape == content.shape and result.image.dtype == torch.float32
+    assert 0 <= float(result.image.min()) and float(result.image.max()) <= 1
+    assert result.status == "completed" and not result.interrupted
+    assert result.steps == 12 and result.evaluations == 12
+    for key in ("total", "content", "style", "tv", "time", "content:relu4_2", "style:relu1_1", "style:relu5_1"):
+        assert len(result.history[key]) == 12, key
+    assert min(result.history["total"]) < 0.8 * result.history["total"][0]
+    assert result.config["optimizer"] == optimizer and result.config["weights"] == "random"
+    assert result.config["size"] == list(content.shape[-2:])
+    assert "completed" in repr(result)
+
+
+def test_objective_matches_its_formula(content, style, model):
+    layers = {"relu1_1": 2.0, "relu3_1": 0.5}
+    objective = sl.StyleObjective(
+        model, content, [style], content_layers=["relu2_2"], style_layers=layers, blend=[1.0],
+        content_weight=3.0, style_weight=10.0, tv_weight=0.1,
+    )
+    image = torch.rand_like(content)
+    terms = objective(image)
+    f = model(image, ["relu1_1", "relu2_2", "relu3_1"])
+    c = model(content, ["relu2_2"])["relu2_2"]
+    s = model(style, list(layers))
+    expected_style = 10.0 * sum(
+        w / spec(n).out_channels ** 2 * sl.style_loss(f[n], sl.gram_matrix(s[n])) for n, w in layers.items()
+    )
+    expected = 3.0 * sl.content_loss(f["relu2_2"], c) + expected_style + 0.1 * sl.tv_loss(image)
+    assert torch.allclose(terms["total"], expected, rtol=1e-5)
+    assert torch.allclose(terms["style"], expected_style, rtol=1e-5)
+
+
+def test_same_seed_same_result_and_other_seed_differs(content, style, model):
+    a = _run(content, style, model, init="noise", seed=3)
+    b = _run(content, style, model, init="noise", seed=3)
+    c = _run(content, style, model, init="noise", seed=4)
+    assert torch.equal(a.image, b.image)
+    assert a.history["total"] == b.history["total"]
+    assert not torch.equal(a.image, c.image)
+
+
+def test_init_choices(content, style, model):
+    for init in ("content", "noise", "style", torch.rand_like(content)):
+        result = _run(content, style, model, init=init, steps=2)
+        assert result.image.shape == content.shape
+    with pytest.raises(sl.ImageLoadError, match="resize it"):
+        _run(content, style, model, init=torch.rand(1, 3, 20, 20))
+    with pytest.raises(ValueError, match="init must be"):
+        _run(content, style, model, init="zeros")
+
+
+def test_best_image_is_returned(content, style, model):
+    result = _run(content, style, model, optimizer="adam", steps=8, lr=0.05)
+    objective = sl.StyleObjective(
+        model, content, [sl.resize(style, max(content.shape[-2:]))], content_layers=sl.DEFAULT_CONTENT_LAYERS,
+        style_layers={n: 1.0 for n in sl.DEFAULT_STYLE_LAYERS}, blend=[1.0],
+        content_weight=1.0, style_weight=1e6, tv_weight=0.0,
+    )
+    with torch.no_grad():
+        value = objective(result.image)["total"].item()
+    assert value == pytest.approx(min(result.history["total"] + [value]), rel=1e-4)
+    assert value <= min(result.history["total"]) * (1 + 1e-4)
+
+
+def test_texture_synthesis_and_content_reconstruction(style, content, model):
+    texture = _run(None, style, model, size=(32, 40), steps=4)
+    assert texture.image.shape == (1, 3, 32, 40) and texture.config["init"] == "noise"
+    assert not any(texture.history["content"])
+    recon = _run(content, None, model, init="noise", content_layers="relu2_2", steps=8)
+    assert recon.history["total"][-1] < recon.history["total"][0]
+    assert not any(recon.history["style"])
+    with pytest.raises(ValueError, match="pass size="):
+        _run(None, style, model)
+    with pytest.raises(ValueError, match="both are None"):
+        _run(None, None, model, size=32)
+
+
+def test_style_blend(content, model):
+    a, b = sl.data.example("swirls", 48), sl.data.example("mosaic", 48)
+    single = _run(content, a, model, steps=4)
+    blended = _run(content, [a, b], model, style_blend=[1, 0], steps=4)
+    assert torch.equal(single.image, blended.image)
+    mixed = _run(content, [a, b], model, style_blend=[3, 1], steps=2)
+    assert mixed.config["style_blend"] == [0.75, 0.25]
+    with pytest.raises(ValueError, match="one weight per style image"):
+        _run(content, [a, b], model, style_blend=[1])
+    with pytest.raises(ValueError, match=">= 0"):
+        _run(content, [a, b], model, style_blend=[1, -1])
+    with pytest.raises(ValueError, match="all 0"):
+        _run(content, [a, b], model, style_blend=[0, 0])
+
+
+def test_per_layer_style_weights(content, style, model):
+    only_first = _run(content, style, model, style_layers={"relu1_1": 1.0, "relu3_1": 0.0}, steps=1)
+    assert only_first.history["style:relu3_1"][0] > 0  # measured, but weighted 0
+    expected = 1e6 * only_first.history["style:relu1_1"][0] / 64**2
+    assert only_first.history["style"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_callback_sees_every_step_and_can_stop(content, style, model):
+    seen = []
+
+    def callback(step, image, losses):
+        seen.append((step, tuple(image.shape), losses["total"]))
+        return step == 3
+
+    result = _run(content, style, model, callback=callback, steps=10)
+    assert [s for s, _, _ in seen] == [1, 2, 3]
+    assert seen[0][1] == tuple(content.shape)
+    assert result.status == "stopped" and result.steps == 3 and "callback" in result.message
+
+
+def test_keyboard_interrupt_returns_best_image_so_far(content, style, model):
+    def interrupt(step, image, losses):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    result = _run(content, style, model, callback=interrupt, steps=50)
+    assert result.status == "interrupted" and result.interrupted
+    assert "best image so far" in result.message
+    assert result.steps == 3 and result.evaluations == 4
+    assert result.image.shape == content.shape and torch.isfinite(result.image).all()
+    assert result.best_step == 1 + result.history["total"].index(min(result.history["total"]))
+
+
+def test_non_finite_loss_stops_with_a_cause(content, style, model):
+    with pytest.warns(RuntimeWarning, match="style loss became infinite.*style_weight=1e\\+39 is too large"):
+        result = _run(content, style, model, style_weight=1e39)
+    assert result.status == "diverged" and torch.equal(result.image, content)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"style_weight": -1}, "style_weight must be a finite number >= 0"),
+        ({"content_weight": float("nan")}, "content_weight must be a finite"),
+        ({"tv_weight": "lots"}, "tv_weight must be a number"),
+        ({"steps": 0}, "steps must be at least 1"),
+        ({"steps": 2.5}, "steps must be a positive whole number"),
+        ({"optimizer": "sgd"}, "optimizer must be 'lbfgs' or 'adam'"),
+        ({"lr": 0}, "lr must be greater than 0"),
+        ({"style_layers": ["relu1_1", "relu9_1"]}, "'relu9_1' is not a VGG-19 layer"),
+        ({"style_layers": {"relu1_1": -2}}, "style layer relu1_1 must be a finite number >= 0"),
+        ({"content_layers": "conv4-2"}, "Did you mean 'conv4_2'"),
+    ],
+)
+def test_bad_arguments(content, style, model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _run(content, style, model, **kwargs)
+
+
+def test_image_too_small_names_the_layer(style, model):
+    tiny = torch.rand(1, 3, 12, 12)
+    with pytest.raises(sl.ImageTooSmallError, match="relu5_1 needs an image of at least 16x16"):
+        _run(tiny, style, model)
+    with pytest.raises(sl.ImageTooSmallError, match="style image 1"):
+        _run(sl.data.example("chelsea", 64), style, model, style_scale=0.2)
+
+
+def test_progress_bar_can_be_switched_off(content, style, model, capsys):
+    _run(content, style, model, steps=2, progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    _run(content, style, model, steps=2, progress=True)
+    assert "stylize" in capsys.readouterr().err
+
+
+def test_result_save_and_display(content, style, model, tmp_path):
+    result = _run(content, style, model, steps=1)
+    path = result.save(tmp_path / "out.png")
+    assert sl.load_image(path).shape == content.shape
+    assert result._repr_png_().startswith(b"\x89PNG")
+    assert result.to_pil().size == (content.shape[-1], content.shape[-2])
+    assert math.isfinite(result.seconds)
+
+
+def test_builds_its_own_model_from_weights_argument(content, style):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sl.stylize(content, style, weights="random", steps=1, progress=False, device="cpu")
+    assert result.config["weights"] == "random"

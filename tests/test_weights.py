@@ -1,0 +1,199 @@
+"""Weights: random, files in every accepted layout, ImageNet cache/download, and bad files."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+import stylelab as sl
+from stylelab import weights as W
+
+
+@pytest.fixture(scope="module")
+def tv_features():
+    """A torchvision VGG-19 ``features`` with (seeded) random weights."""
+    torch.manual_seed(123)
+    return torchvision.models.vgg19().features.eval()
+
+
+@pytest.fixture(scope="module")
+def features_file(tmp_path_factory, tv_features) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "features_only.pth"
+    torch.save(tv_features.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_file(tmp_path_factory, tv_features) -> Path:
+    """The layout of a whole torchvision VGG-19 (classifier shrunk to keep the file small)."""
+    state = {f"features.{k}": v for k, v in tv_features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)
+    state["classifier.0.bias"] = torch.zeros(4)
+    path = tmp_path_factory.mktemp("weights") / "vgg19_full.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_random_weights_are_seeded_and_leave_global_rng_alone():
+    torch.manual_seed(7)
+    expected_next = torch.rand(1)
+    torch.manual_seed(7)
+    a, b, c = W.random_weights(0), W.random_weights(0), W.random_weights(1)
+    assert torch.equal(torch.rand(1), expected_next)
+    assert torch.equal(a["conv3_1.weight"], b["conv3_1.weight"])
+    assert not torch.equal(a["conv3_1.weight"], c["conv3_1.weight"])
+    assert len(a) == 32
+
+
+@pytest.mark.parametrize("layout", ["features_file", "full_file"])
+def test_file_layouts_match_torchvision(layout, request, tv_features):
+    path = request.getfixturevalue(layout)
+    model = sl.VGGFeatures(weights=str(path), device="cpu")
+    assert model.weights_source == str(path) and model.preprocessing == "torchvision"
+    image = torch.rand(1, 3, 40, 40)
+    normalized = (image - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        ours = model(image, ["relu3_1", "conv4_2", "relu4_2"])
+        theirs = {name: tv_features[: idx + 1](normalized) for name, idx in [("relu3_1", 11), ("conv4_2", 21), ("relu4_2", 22)]}
+    for name in ours:
+        assert torch.allclose(ours[name], theirs[name], atol=1e-5), name
+
+
+def test_layer_names_map_to_torchvision_indices(tmp_path):
+    # Fill each conv's bias with its torchvision index: the names must pick the right one.
+    state = {}
+    for spec in sl.layers.LAYERS:
+        if spec.kind == "conv":
+            state[f"{spec.index}.weight"] = torch.zeros(spec.out_channels, spec.in_channels, 3, 3, dtype=torch.float16)
+            state[f"{spec.index}.bias"] = torch.full((spec.out_channels,), float(spec.index), dtype=torch.float16)
+    torch.save(state, tmp_path / "indexed.pth")
+    model = sl.VGGFeatures(weights=tmp_path / "indexed.pth", device="cpu")
+    for name, index in [("conv1_1", 0), ("conv3_2", 12), ("conv4_2", 21), ("conv5_4", 34)]:
+        conv = getattr(model.layers, name)
+        assert conv.weight.dtype == torch.float32
+        assert torch.all(conv.bias == index), name
+
+
+def test_gatys_layer_named_file_uses_caffe_preprocessing(tmp_path):
+    state = {f"{k}": v.half() for k, v in W.random_weights(3).items()}  # conv1_1.weight, ...
+    torch.save(state, tmp_path / "vgg_conv.pth")
+    model = sl.VGGFeatures(weights=tmp_path / "vgg_conv.pth", device="cpu")
+    assert model.preprocessing == "caffe"
+    gray = torch.full((1, 3, 2, 2), 0.5)
+    expected = torch.tensor([127.5 - 103.939, 127.5 - 116.779, 127.5 - 123.68]).view(1, 3, 1, 1)
+    assert torch.allclose(model.normalize(gray), expected.expand(1, 3, 2, 2), atol=1e-3)
+    red = torch.zeros(1, 3, 1, 1)
+    red[0, 0] = 1.0
+    assert model.normalize(red)[0, 2, 0, 0] == pytest.approx(255 - 123.68, abs=1e-3)  # red is last in BGR
+    torch.save(state, tmp_path / "mine.pth")
+    assert sl.VGGFeatures(weights=tmp_path / "mine.pth", preprocessing="caffe").preprocessing == "caffe"
+    assert sl.VGGFeatures(weights=tmp_path / "mine.pth").preprocessing == "torchvision"
+
+
+def test_missing_and_bad_files(tmp_path):
+    with pytest.raises(sl.WeightsFileError, match="is missing"):
+        sl.VGGFeatures(weights=tmp_path / "nope.pth")
+    with pytest.raises(sl.WeightsFileError, match="is a folder"):
+        W.read_state_dict(tmp_path)
+    (tmp_path / "junk.pth").write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(sl.WeightsFileError, match="not a readable PyTorch state dict"):
+        sl.VGGFeatures(weights=tmp_path / "junk.pth")
+    (tmp_path / "text.pth").write_text("hello")
+    with pytest.raises(sl.WeightsFileError, match="not a readable"):
+        W.read_state_dict(tmp_path / "text.pth")
+
+
+def test_truncated_file(tmp_path, features_file):
+    data = features_file.read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 3])
+    with pytest.raises(sl.WeightsFileError, match="not a readable"):
+        W.read_state_dict(tmp_path / "cut.pth")
+
+
+def test_wrong_keys_and_wrong_network(tmp_path):
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "resnet.pth")
+    with pytest.raises(sl.WeightsFileError, match="no weight for conv1_1.*not a VGG-19 state dict"):
+        W.read_state_dict(tmp_path / "resnet.pth")
+    torch.save(torchvision.models.vgg16().features.state_dict(), tmp_path / "vgg16.pth")
+    with pytest.raises(sl.WeightsFileError, match="VGG"):
+        W.read_state_dict(tmp_path / "vgg16.pth")
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    with pytest.raises(sl.WeightsFileError, match="state dict of tensors"):
+        W.read_state_dict(tmp_path / "list.pth")
+    bad = W.random_weights(0)
+    bad["conv2_1.bias"][0] = float("nan")
+    torch.save(bad, tmp_path / "nan.pth")
+    with pytest.raises(sl.WeightsFileError, match="NaN"):
+        W.read_state_dict(tmp_path / "nan.pth")
+
+
+def test_whole_pickled_model_is_explained(tmp_path):
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pth")
+    with pytest.raises(sl.WeightsFileError, match="whole pickled model"):
+        W.read_state_dict(tmp_path / "module.pth")
+
+
+def test_wrapped_state_dict(tmp_path, features_file):
+    torch.save({"state_dict": torch.load(features_file)}, tmp_path / "wrapped.pth")
+    assert len(W.read_state_dict(tmp_path / "wrapped.pth")) == 32
+
+
+def test_environment_variable_and_unknown_choice(monkeypatch):
+    monkeypatch.setenv("STYLELAB_WEIGHTS", "random")
+    assert W.load_weights().source == "random"
+    with pytest.raises(sl.WeightsFileError, match="Unknown weights choice 'imagenett'"):
+        W.load_weights("imagenett")
+    with pytest.raises(sl.WeightsFileError, match="preprocessing"):
+        W.load_weights("random", preprocessing="bgr")
+
+
+@pytest.fixture()
+def offline(monkeypatch, tmp_path):
+    """An empty torch cache and an ImageNet URL on a port where nothing listens."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(W, "imagenet_url", lambda: "http://127.0.0.1:9/models/vgg19-dcbb9e9d.pth")
+    return tmp_path
+
+
+def test_imagenet_offline_is_a_clear_error(offline):
+    with pytest.raises(sl.WeightsUnavailableError, match="--download-weights") as info:
+        W.load_weights("imagenet", timeout=2)
+    assert "vgg19-dcbb9e9d.pth" in str(info.value) and "STYLELAB_WEIGHTS=random" in str(info.value)
+
+
+def test_auto_falls_back_to_random_loudly(offline):
+    with pytest.warns(sl.UntrainedWeightsWarning, match="UNTRAINED"):
+        loaded = W.load_weights("auto", timeout=2)
+    assert loaded.source == "random" and "could not be downloaded" in loaded.note
+
+
+def test_imagenet_from_cache(offline, features_file):
+    target = W.imagenet_cache_path()
+    target.parent.mkdir(parents=True)
+    target.symlink_to(features_file)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning
+        model = sl.VGGFeatures(weights="auto", device="cpu")
+    assert model.weights_source == "imagenet"
+
+
+def test_imagenet_download_checks_the_hash(monkeypatch, tmp_path, features_file):
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(features_file.parent), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        served = features_file.parent / "vgg19-dcbb9e9d.pth"
+        served.write_bytes(features_file.read_bytes())  # right name, wrong content
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+        monkeypatch.setattr(W, "imagenet_url", lambda: f"http://127.0.0.1:{server.server_port}/vgg19-dcbb9e9d.pth")
+        with pytest.raises(sl.WeightsUnavailableError, match="SHA-256"):
+            W.load_weights("imagenet", timeout=5)
+        assert not W.imagenet_cache_path().exists()  # nothing half-written is left
+    finally:
+        server.shutdown()
