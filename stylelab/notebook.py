@@ -2,8 +2,9 @@
 
 ``STYLELAB_FAST=1`` in the environment switches the lessons to small images and few
 steps (how CI executes every notebook in minutes); unset, they use the full settings.
-A lesson writes its sizes as ``choose(full=512, fast=96)`` so both are visible in one
-place.
+A lesson writes its settings as ``image_size(full=512, fast=96)`` and
+``step_count(full=300, fast=20)`` so both are visible in one place. ``STYLELAB_SIZE`` and
+``STYLELAB_STEPS`` override both (e.g. a patient CPU user: ``STYLELAB_SIZE=256``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
 
-__all__ = ["fast_mode", "choose", "setup", "weights_banner"]
+__all__ = ["fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner"]
 
 T = TypeVar("T")
 
@@ -32,6 +33,31 @@ def fast_mode() -> bool:
 def choose(full: T, fast: T) -> T:
     """``fast`` in fast mode, else ``full``."""
     return fast if fast_mode() else full
+
+
+def _override(variable: str) -> Optional[int]:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number, not {raw!r}; unset it or set e.g. {variable}=256.") from None
+    if value < 1:
+        raise ValueError(f"{variable} must be at least 1, not {value}.")
+    return value
+
+
+def image_size(full: int, fast: int) -> int:
+    """Image size for a lesson: ``$STYLELAB_SIZE`` if set, else ``fast`` in fast mode, else ``full``."""
+    override = _override("STYLELAB_SIZE")
+    return override if override is not None else choose(full, fast)
+
+
+def step_count(full: int, fast: int) -> int:
+    """Optimisation steps for a lesson: ``$STYLELAB_STEPS`` if set, else ``fast``/``full``."""
+    override = _override("STYLELAB_STEPS")
+    return override if override is not None else choose(full, fast)
 
 
 def weights_banner(model: VGGFeatures) -> str:

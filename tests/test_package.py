@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import stylelab as sl
 
 
@@ -35,6 +37,15 @@ def test_notebook_helpers(monkeypatch, capsys):
     assert sl.notebook.fast_mode() and sl.notebook.choose(full=512, fast=64) == 64
     monkeypatch.setenv("STYLELAB_FAST", "0")
     assert not sl.notebook.fast_mode()
+    assert sl.notebook.image_size(full=512, fast=64) == 512
+    monkeypatch.setenv("STYLELAB_SIZE", "200")
+    monkeypatch.setenv("STYLELAB_STEPS", "7")
+    assert sl.notebook.image_size(full=512, fast=64) == 200 and sl.notebook.step_count(300, 10) == 7
+    monkeypatch.setenv("STYLELAB_STEPS", "many")
+    with pytest.raises(ValueError, match="STYLELAB_STEPS must be a whole number"):
+        sl.notebook.step_count(300, 10)
+    monkeypatch.delenv("STYLELAB_SIZE")
+    monkeypatch.delenv("STYLELAB_STEPS")
     model = sl.notebook.setup(weights="random", device="cpu")
     out = capsys.readouterr().out
     assert "VGG-19 weights: random" in out and "fast mode: off" in out
