@@ -50,6 +50,12 @@ def _model(model: Optional[VGGFeatures]) -> VGGFeatures:
     return model if model is not None else VGGFeatures()
 
 
+def _picture(width: Optional[str] = None) -> W.Layout:
+    # A fixed display width (small images are scaled up), or at most the available width;
+    # the aspect ratio is kept whatever the surrounding flex box does.
+    return W.Layout(width=width, max_width="100%", height="auto", object_fit="contain", align_self="flex-start")
+
+
 def _error_html(message: str) -> str:
     return f'<span style="color:#b03a2e"><b>Problem:</b> {html.escape(message, quote=False)}</span>'
 
@@ -196,17 +202,20 @@ class FeatureMapExplorer(_Explorer):
         self.image = ImagePicker(images, size=size, value=value, on_error=self._show_error)
         self.layer = W.Dropdown(options=list(LAYER_NAMES), value=layer, description="layer")
         self.channel = W.Dropdown(options=self._channel_options(layer), value=TOP, description="channel")
-        self.maps = W.Image(format="png")
-        self.preview = W.Image(format="png", layout=W.Layout(max_width="220px"))
-        self.stats = W.HTML()
+        self.maps = W.Image(format="png", layout=_picture())
+        self.preview = W.Image(format="png", layout=_picture("200px"))
+        self.stats = W.HTML(layout=W.Layout(margin="0 0 0 12px"))
         self.layer.add_class("stylelab-layer")
         self.channel.add_class("stylelab-channel")
         self.maps.add_class("stylelab-feature-maps")
+        self.stats.add_class("stylelab-stats")
         self.image.dropdown.observe(self._changed, names="value")
         self.layer.observe(self._layer_changed, names="value")
         self.channel.observe(self._changed, names="value")
-        controls = W.VBox([self.image.box, self.layer, self.channel, self.preview, self.stats])
-        self.widget = W.VBox([W.HBox([controls, self.maps]), self.status])
+        self.widget = W.VBox([
+            self.image.box, W.HBox([self.layer, self.channel]), W.HBox([self.preview, self.stats]),
+            self.maps, self.status,
+        ])
         self.widget.add_class("stylelab-feature-map-explorer")
         self.update()
 
@@ -322,9 +331,9 @@ class GramExplorer(_Explorer):
         self.left = ImagePicker(images, size=size, description="image A", value=left, on_error=self._show_error)
         self.right = ImagePicker(images, size=size, description="image B", value=right, on_error=self._show_error)
         self.layer = W.Dropdown(options=list(LAYER_NAMES), value=layer, description="layer")
-        self.left_view = W.Image(format="png", layout=W.Layout(max_width="200px"))
-        self.right_view = W.Image(format="png", layout=W.Layout(max_width="200px"))
-        self.heatmaps = W.Image(format="png")
+        self.left_view = W.Image(format="png", layout=_picture("200px"))
+        self.right_view = W.Image(format="png", layout=_picture("200px"))
+        self.heatmaps = W.Image(format="png", layout=_picture())
         self.loss = W.HTML()
         self.layer.add_class("stylelab-layer")
         self.heatmaps.add_class("stylelab-gram-heatmaps")
@@ -474,7 +483,7 @@ class StylePlayground(_Explorer):
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.progress = W.IntProgress(value=0, min=0, max=steps, description="progress")
-        self.preview = W.Image(format="png", layout=W.Layout(max_width="320px"))
+        self.preview = W.Image(format="png", layout=_picture("320px"))
         self.gallery = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.run_button.on_click(lambda button: self.start())
         self.stop_button.on_click(lambda button: self.stop())
@@ -615,6 +624,6 @@ class StylePlayground(_Explorer):
         return self._stop.is_set()
 
     def _add_to_gallery(self, settings: Mapping[str, Any], result: StyleTransferResult) -> None:
-        thumbnail = W.Image(value=plotting.png_bytes(result.image), format="png", layout=W.Layout(width="150px"))
+        thumbnail = W.Image(value=plotting.png_bytes(result.image), format="png", layout=_picture("150px"))
         card = W.VBox([thumbnail, W.HTML(self.describe(settings, result))], layout=W.Layout(margin="4px"))
         self.gallery.children = (card,) + tuple(self.gallery.children)[: max(0, self.gallery_size - 1)]
