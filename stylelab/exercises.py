@@ -153,8 +153,8 @@ def _call(function: Callable, *args: Any, what: str, inputs: str) -> Any:
                 f"finish {raiser} first (or call stylelab's sl.{raiser} instead).",
             ) from None
         raise _NotAttempted(
-            f"{what} still raises NotImplementedError: replace that line with your code and run "
-            "the cell again, then run this check."
+            f"your {what} still raises NotImplementedError: replace that line with your code, run "
+            "its cell again, then run this check."
         ) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any learner error becomes a verdict
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -630,8 +630,8 @@ def _check_style_layers(name: str) -> Callable[..., CheckResult]:
         if "min_field" in rule and largest < rule["min_field"]:
             raise _Fail("too_fine", f"{target}; your largest receptive field is {largest} px ({_fields(chosen)}). "
                         "Add a deeper layer such as relu4_1 (68 px) or relu5_1 (156 px).")
-        return (f"{_fields(chosen)}: the largest receptive field is {largest} px, which fits {look}. "
-                "Try this choice in the StylePlayground to see it.")
+        return (f"you chose {_fields(chosen)}; the largest receptive field is {largest} px, which fits "
+                f"{look}. See it in the StylePlayground: playground.set_style_layers(...), then Run.")
 
     return body
 
@@ -733,8 +733,8 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     try:
         returned = function(image, optimizer, loss_fn)
     except NotImplementedError:
-        raise _NotAttempted("optimization_step still raises NotImplementedError: replace that line with your code "
-                            "and run the cell again, then run this check.") from None
+        raise _NotAttempted("your optimization_step still raises NotImplementedError: replace that line with your "
+                            "code, run its cell again, then run this check.") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "leaf Variable that requires grad" in text:
@@ -778,7 +778,8 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     if not isinstance(returned, (int, float)) or not math.isclose(float(returned), loss_before, rel_tol=1e-4):
         raise _Fail("wrong_loss", f"the step is right, but you returned {returned!r}; return the loss computed "
                     f"before the update ({loss_before:.6g}), as loss.item().")
-    return "zero_grad, loss, backward, step, clamp: the image moved exactly one optimiser step and stays in [0, 1]."
+    return ("the step clears the old gradients, back-propagates, updates the image by exactly one optimiser step, "
+            "keeps it in [0, 1] and returns the loss.")
 
 
 _ZERO_GRAD_MESSAGE = ("the update also used a gradient left over from an earlier step: gradients add up in "
@@ -933,15 +934,22 @@ def grade_notebook(path: str | os.PathLike, *, quiet: bool = True) -> Dict[str, 
     return results
 
 
-def grade(paths: Iterable[str | os.PathLike]) -> List[Dict[str, str]]:
-    """One row per submission: ``{"file": ..., exercise: status, ...}`` (see :func:`grade_notebook`)."""
-    rows = []
+def _status(result: CheckResult) -> str:
+    return result.status if result.mistake is None else f"{result.status} ({result.mistake})"
+
+
+def grade(paths: Iterable[str | os.PathLike]) -> List[Dict[str, Any]]:
+    """Grade several submissions (see :func:`grade_notebook`), one row per file.
+
+    Each row is ``{"file": path, "results": {exercise: CheckResult}}``, plus ``"error"``
+    when the file could not be read at all (one bad file never stops the class).
+    """
+    rows: List[Dict[str, Any]] = []
     for path in paths:
-        row = {"file": str(path)}
+        row: Dict[str, Any] = {"file": str(path), "results": {}}
         try:
-            for name, result in grade_notebook(path).items():
-                row[name] = result.status if result.mistake is None else f"{result.status} ({result.mistake})"
-        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the class
+            row["results"] = grade_notebook(path)
+        except Exception as exc:  # noqa: BLE001
             row["error"] = f"{type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
@@ -956,7 +964,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     show.add_argument("name", choices=list(EXERCISES))
     grading = commands.add_parser("grade", help="check submitted notebooks (.ipynb) or .py files")
     grading.add_argument("files", nargs="+")
-    grading.add_argument("--csv", help="also write the table to this CSV file")
+    grading.add_argument("--csv", help="also write a table (one row per file) to this CSV file")
+    grading.add_argument("--messages", action="store_true", help="print each checker's full message")
     args = parser.parse_args(argv)
     if args.command == "list":
         for exercise in EXERCISES.values():
@@ -966,17 +975,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         solution(args.name)
         return 0
     rows = grade(args.files)
-    columns = ["file"] + [n for n in EXERCISES if any(n in r for r in rows)] + (["error"] if any("error" in r for r in rows) else [])
     for row in rows:
         print(row["file"])
-        for column in columns[1:]:
-            if column in row:
-                print(f"    {column:<24} {row[column]}")
+        if "error" in row:
+            print(f"    could not be graded: {row['error']}")
+        for name, result in row["results"].items():
+            print(f"    {name:<24} {_status(result)}")
+            if args.messages:
+                print(f"    {'':<24} {result.message}")
     if args.csv:
+        names = [n for n in EXERCISES if any(n in row["results"] for row in rows)]
+        columns = ["file"] + names + (["error"] if any("error" in row for row in rows) else [])
         with open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, restval="")
             writer.writeheader()
-            writer.writerows(rows)
+            for row in rows:
+                cells = {"file": row["file"], **{n: _status(r) for n, r in row["results"].items()}}
+                if "error" in row:
+                    cells["error"] = row["error"]
+                writer.writerow(cells)
         print(f"wrote {args.csv}")
     return 0
 

@@ -413,8 +413,9 @@ class StylePlayground(_Explorer):
         content, style: the labels selected at the start (the first ones if absent).
 
     Controls: ``content`` and ``style`` (:class:`ImagePicker`), ``ratio`` (log slider),
-    ``content_layer``, ``layer_boxes`` and ``layer_weights`` (one per style layer),
-    ``optimizer``, ``steps``, ``tv_weight``, ``init``, ``run_button``, ``stop_button``.
+    ``content_layer``, ``layer_boxes`` and ``layer_weights`` (one per style layer;
+    :meth:`set_style_layers` ticks a given choice), ``optimizer``, ``steps``,
+    ``tv_weight``, ``init``, ``run_button``, ``stop_button``.
     Views: ``progress``, ``preview``, ``status``, ``gallery``. :attr:`runs` keeps every
     finished run as ``{"settings": ..., "result": StyleTransferResult}``.
 
@@ -467,15 +468,10 @@ class StylePlayground(_Explorer):
             continuous_update=False, readout_format=".1e",
         )
         self.content_layer = W.Dropdown(options=content_offered, value=content_layer, description="content layer")
-        self.layer_boxes = {
-            name: W.Checkbox(value=name in weights, description=name, indent=False, layout=W.Layout(width="90px"))
-            for name in offered
-        }
-        self.layer_weights = {
-            name: W.BoundedFloatText(value=weights.get(name, 1.0), min=0.0, max=1e3, step=0.1,
-                                     layout=W.Layout(width="80px"))
-            for name in offered
-        }
+        self.layer_boxes: Dict[str, W.Checkbox] = {}
+        self.layer_weights: Dict[str, W.BoundedFloatText] = {}
+        for name in offered:
+            self._add_layer_controls(name, name in weights, weights.get(name, 1.0))
         self.optimizer = W.ToggleButtons(options=["adam", "lbfgs"], value=optimizer, description="optimizer")
         self.steps = W.BoundedIntText(value=steps, min=1, max=10_000, description="steps")
         self.tv_weight = W.BoundedFloatText(value=0.0, min=0.0, max=1e3, step=1e-3, description="TV weight")
@@ -491,10 +487,10 @@ class StylePlayground(_Explorer):
         self.run_button.add_class("stylelab-run")
         self.stop_button.add_class("stylelab-stop")
 
-        layer_rows = [W.HBox([self.layer_boxes[n], self.layer_weights[n]]) for n in offered]
+        self.layer_rows = W.VBox([self._layer_row(n) for n in offered])
         settings = W.VBox(
             [self.content.box, self.style.box, self.ratio, self.content_layer,
-             W.HTML("<b>style layers</b> (tick to use; the number is the layer's weight)"), *layer_rows,
+             W.HTML("<b>style layers</b> (tick to use; the number is the layer's weight)"), self.layer_rows,
              self.optimizer, self.steps, self.tv_weight, self.init,
              W.HBox([self.run_button, self.stop_button])]
         )
@@ -504,6 +500,34 @@ class StylePlayground(_Explorer):
         self.preview.value = plotting.png_bytes(self.content.image())
 
     # ------------------------------------------------------------------ settings
+
+    def _add_layer_controls(self, name: str, ticked: bool, weight: float) -> None:
+        self.layer_boxes[name] = W.Checkbox(value=ticked, description=name, indent=False, layout=W.Layout(width="90px"))
+        self.layer_weights[name] = W.BoundedFloatText(value=weight, min=0.0, max=1e3, step=0.1,
+                                                      layout=W.Layout(width="80px"))
+
+    def _layer_row(self, name: str) -> W.HBox:
+        return W.HBox([self.layer_boxes[name], self.layer_weights[name]])
+
+    def set_style_layers(self, layers: Union[str, Sequence[str], Mapping[str, float]]) -> None:
+        """Tick exactly ``layers`` (names, or ``{layer: weight}``) and untick the others.
+
+        Layers without a checkbox yet (e.g. ``relu1_2``) get one, in network order.
+        """
+        weights = dict(layers) if isinstance(layers, Mapping) else {n: 1.0 for n in ([layers] if isinstance(layers, str) else layers)}
+        for name, weight in weights.items():
+            spec(name)
+            if not isinstance(weight, (int, float)) or weight < 0:
+                raise ValueError(f"The weight of style layer {name} must be a number >= 0, not {weight!r}.")
+        for name in weights:
+            if name not in self.layer_boxes:
+                self._add_layer_controls(name, True, 1.0)
+        order = sorted(self.layer_boxes, key=LAYER_NAMES.index)
+        self.layer_rows.children = tuple(self._layer_row(n) for n in order)
+        for name, box in self.layer_boxes.items():
+            box.value = name in weights
+            if name in weights:
+                self.layer_weights[name].value = float(weights[name])
 
     def style_layer_weights(self) -> Dict[str, float]:
         """``{layer: weight}`` of the ticked style layers with a weight above 0."""

@@ -574,9 +574,11 @@ def test_grade_command_writes_a_table(tmp_path, capsys):
     broken = tmp_path / "carol.ipynb"
     broken.write_text("{not json")
     table = tmp_path / "class.csv"
-    assert exercises.main(["grade", str(alice), str(bob), str(broken), "--csv", str(table)]) == 0
+    assert exercises.main(["grade", str(alice), str(bob), str(broken), "--csv", str(table), "--messages"]) == 0
     out = capsys.readouterr().out
     assert "gram_matrix" in out and "failed (not_normalised)" in out
+    assert "not divided by H*W" in out  # --messages prints the feedback itself
+    assert "could not be graded" in out
     rows = list(csv.DictReader(table.open()))
     assert [Path(r["file"]).name for r in rows] == ["alice.ipynb", "bob.py", "carol.ipynb"]
     assert rows[0]["content_loss"] == "passed" and rows[0]["tv_loss"] == "failed (cell_error)"

@@ -294,3 +294,16 @@ def test_playground_second_run_while_busy_is_refused(playground):
         playground.stop()
         thread.join(120)
     assert len(playground.runs) == 1
+
+
+def test_playground_set_style_layers_ticks_exactly_those(playground):
+    playground.set_style_layers(["relu1_2", "relu2_1"])
+    assert playground.settings()["style_layers"] == {"relu1_2": 1.0, "relu2_1": 1.0}
+    names = [row.children[0].description for row in playground.layer_rows.children]
+    assert names[:3] == ["relu1_1", "relu1_2", "relu2_1"]  # the new row sits in network order
+    playground.set_style_layers({"relu5_1": 0.5})
+    assert playground.settings()["style_layers"] == {"relu5_1": 0.5}
+    with pytest.raises(sl.LayerNameError, match="relu9_1"):
+        playground.set_style_layers(["relu9_1"])
+    with pytest.raises(ValueError, match=">= 0"):
+        playground.set_style_layers({"relu1_1": -1})
