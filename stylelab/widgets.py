@@ -465,9 +465,10 @@ class StylePlayground(_Explorer):
                                  description="style", value=style, on_error=self._show_error)
         self.ratio = W.FloatLogSlider(
             value=ratio, base=10, min=0, max=10, step=0.25, description="style/content",
-            continuous_update=False, readout_format=".1e",
+            continuous_update=False, readout_format=".1e", style={"description_width": "initial"},
         )
-        self.content_layer = W.Dropdown(options=content_offered, value=content_layer, description="content layer")
+        self.content_layer = W.Dropdown(options=content_offered, value=content_layer, description="content layer",
+                                        style={"description_width": "initial"})
         self.layer_boxes: Dict[str, W.Checkbox] = {}
         self.layer_weights: Dict[str, W.BoundedFloatText] = {}
         for name in offered:
@@ -561,7 +562,7 @@ class StylePlayground(_Explorer):
         )
         if result is not None:
             text += f"<br>{result.steps}/{settings['steps']} steps, {result.status}, {result.seconds:.1f} s"
-        return f"<small>{text}</small>"
+        return f'<div style="font-size:smaller;line-height:1.3">{text}</div>'
 
     # ------------------------------------------------------------------ running
 
@@ -633,7 +634,11 @@ class StylePlayground(_Explorer):
         self.runs.append({"settings": settings, "result": result})
         self.preview.value = plotting.png_bytes(result.image)
         self.progress.bar_style = "success" if result.status == "completed" else "warning"
-        self.status.value = html.escape(result.message) + f" ({result.seconds:.1f} s)"
+        if result.status == "stopped":
+            message = f"Stopped after step {result.steps} of {settings['steps']}; the best image so far is shown and kept."
+        else:
+            message = result.message
+        self.status.value = html.escape(message) + f" ({result.seconds:.1f} s)"
         self._add_to_gallery(settings, result)
         return result
 
