@@ -29,8 +29,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK_VARIABLE = "STYLELAB_BROWSER_NOTEBOOK"
@@ -88,15 +86,20 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a temporary copy of the notebook; yields (url, notebook path)."""
-    if not os.path.exists(CHROMIUM):
-        _missing(f"Chromium is not installed at {CHROMIUM}; install it with: sudo apt-get install -y chromium")
+def _require_browser(executable: str = CHROMIUM) -> None:
+    """Skip (or fail under CI=true) when Chromium or Playwright is missing."""
+    if not os.path.exists(executable):
+        _missing(f"Chromium is not installed at {executable}; install it with: sudo apt-get install -y chromium")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         _missing('Python Playwright is missing; install the test extras with: pip install -e ".[test]"')
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a temporary copy of the notebook; yields (url, notebook path)."""
+    _require_browser()
     source = _notebook()
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
@@ -180,6 +183,18 @@ def _prompts(page) -> list:
     return page.eval_on_selector_all(".jp-Notebook .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
 
 
+def test_a_missing_browser_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
+    missing = str(tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _require_browser(missing)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        _require_browser(missing)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_lesson_runs_in_jupyterlab_and_the_explorer_follows_the_layer(lab):
     from playwright.sync_api import sync_playwright
 
