@@ -92,10 +92,13 @@ class ImagePicker:
         self._sources: Dict[str, Any] = sources
         self._cache: Dict[str, torch.Tensor] = {}
         self._on_error = on_error
+        self._listeners: List[Callable[[], None]] = []
+        self._muted = False
         labels = list(sources)
         self.dropdown = W.Dropdown(
             options=labels, value=value if value in sources else labels[0], description=description
         )
+        self.dropdown.observe(self._changed, names="value")
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload")
         self.upload.observe(self._on_upload, names="value")
         self.box = W.HBox([self.dropdown, self.upload])
@@ -104,6 +107,15 @@ class ImagePicker:
     def label(self) -> str:
         """The selected label."""
         return self.dropdown.value
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever another image is selected (once per change)."""
+        self._listeners.append(callback)
+
+    def _changed(self, change: Mapping[str, Any]) -> None:
+        if not self._muted:
+            for callback in self._listeners:
+                callback()
 
     def image(self, label: Optional[str] = None) -> torch.Tensor:
         """The image called ``label`` (default: the selected one), ``(1, 3, H, W)`` in [0, 1]."""
@@ -121,7 +133,11 @@ class ImagePicker:
             label, number = f"{base} ({number})", number + 1
         self._sources[label] = tensor
         self._cache[label] = tensor
-        self.dropdown.options = list(self._sources)
+        self._muted = True  # new options select the first one for a moment: no redraw for that
+        try:
+            self.dropdown.options = list(self._sources)
+        finally:
+            self._muted = False
         self.dropdown.value = label
         return label
 
@@ -209,7 +225,7 @@ class FeatureMapExplorer(_Explorer):
         self.channel.add_class("stylelab-channel")
         self.maps.add_class("stylelab-feature-maps")
         self.stats.add_class("stylelab-stats")
-        self.image.dropdown.observe(self._changed, names="value")
+        self.image.on_change(self.update)
         self.layer.observe(self._layer_changed, names="value")
         self.channel.observe(self._changed, names="value")
         self.widget = W.VBox([
@@ -337,8 +353,9 @@ class GramExplorer(_Explorer):
         self.loss = W.HTML()
         self.layer.add_class("stylelab-layer")
         self.heatmaps.add_class("stylelab-gram-heatmaps")
-        for control in (self.left.dropdown, self.right.dropdown, self.layer):
-            control.observe(lambda change: self.update(), names="value")
+        self.left.on_change(self.update)
+        self.right.on_change(self.update)
+        self.layer.observe(lambda change: self.update(), names="value")
         sides = W.HBox([W.VBox([self.left.box, self.left_view]), W.VBox([self.right.box, self.right_view])])
         self.widget = W.VBox([sides, self.layer, self.heatmaps, self.loss, self.status])
         self.widget.add_class("stylelab-gram-explorer")
@@ -499,6 +516,12 @@ class StylePlayground(_Explorer):
         self.widget = W.VBox([W.HBox([settings, view]), W.HTML("<b>gallery</b> (newest first)"), self.gallery])
         self.widget.add_class("stylelab-style-playground")
         self.preview.value = plotting.png_bytes(self.content.image())
+        self.content.on_change(self._show_content)
+
+    def _show_content(self) -> None:
+        # Between runs the preview shows the chosen content image (the starting point).
+        if not self.running:
+            self.preview.value = plotting.png_bytes(self.content.image())
 
     # ------------------------------------------------------------------ settings
 

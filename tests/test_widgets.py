@@ -125,8 +125,11 @@ def test_feature_map_explorer_image_change_and_upload(explorer):
     explorer.image.dropdown.value = "swirls"
     assert explorer.preview.value != preview and explorer.maps.value != maps
 
+    redraws = []
+    explorer.maps.observe(lambda change: redraws.append(change["new"]), names="value")
     explorer.image.upload.value = (upload_entry("red.png", png_file((255, 0, 0))),)
 
+    assert len(redraws) == 1  # straight to the upload, no detour through another image
     assert explorer.image.label == "upload: red.png"
     assert "upload: red.png" in explorer.image.dropdown.options
     pixels = decode(explorer.preview.value)
@@ -307,3 +310,12 @@ def test_playground_set_style_layers_ticks_exactly_those(playground):
         playground.set_style_layers(["relu9_1"])
     with pytest.raises(ValueError, match=">= 0"):
         playground.set_style_layers({"relu1_1": -1})
+
+
+def test_playground_preview_follows_the_content_choice_between_runs(model):
+    playground = widgets.StylePlayground(model, ["chelsea", "coffee"], ["swirls"], size=32)
+    first = playground.preview.value
+    playground.content.dropdown.value = "coffee"
+    assert playground.preview.value != first
+    expected = decode(plotting.png_bytes(sl.data.example("coffee", size=32)))
+    assert decode(playground.preview.value).tolist() == expected.tolist()
