@@ -44,6 +44,12 @@ __all__ = ["FeatureMapExplorer", "GramExplorer", "StylePlayground", "ImagePicker
 
 Images = Union[None, Sequence[str], Mapping[str, Any]]
 TOP = -1  # the channel picker's value for "the most active channels"
+_KEEP = 8  # feature maps kept per explorer (image, layer), newest first
+
+
+def _plain(label: str) -> str:
+    # Figure titles go through matplotlib's mathtext: a "$" in a file name must stay literal.
+    return label.replace("$", r"\$")
 
 
 def _model(model: Optional[VGGFeatures]) -> VGGFeatures:
@@ -148,11 +154,12 @@ class ImagePicker:
         try:
             picture = Image.open(io.BytesIO(bytes(content)))
             picture.load()
-            return self.add(f"upload: {name}", picture)
+            tensor = load_image(picture, self.size)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             detail = str(exc) if isinstance(exc, StyleLabError) else "Pillow cannot read it"
             self._report(f"{name!r} could not be used as an image ({detail}); upload a PNG or JPEG file.")
-        return None
+            return None
+        return self.add(f"upload: {name}", tensor)
 
     def _on_upload(self, change: Mapping[str, Any]) -> None:
         files = list(change["new"] or [])
@@ -246,6 +253,8 @@ class FeatureMapExplorer(_Explorer):
             with torch.no_grad():
                 image = self.image.image().to(self.model.device)
                 self._features[key] = self.model(image, [self.layer.value])[self.layer.value].float().cpu()
+            while len(self._features) > _KEEP:  # forget the oldest maps: they can be large
+                self._features.pop(next(iter(self._features)))
         return self._features[key]
 
     def channel_statistics(self, channel: Optional[int] = None) -> Dict[str, float]:
@@ -266,7 +275,7 @@ class FeatureMapExplorer(_Explorer):
         except StyleLabError as exc:  # e.g. an image too small for a deep layer
             self._show_error(str(exc))
             return
-        layer, channel, label = self.layer.value, self.channel.value, self.image.label
+        layer, channel, label = self.layer.value, self.channel.value, _plain(self.image.label)
         row = next(r for r in layer_table(*self.image.image().shape[-2:]) if r["name"] == layer)
         if channel == TOP:
             chosen = plotting.top_channels(feats, self.top)
@@ -390,7 +399,7 @@ class GramExplorer(_Explorer):
         channels = gram_a.shape[-1]
         shown = min(channels, self.max_channels)
         figure = plotting.gram_comparison(
-            gram_a, gram_b, (a, b), max_channels=self.max_channels,
+            gram_a, gram_b, (_plain(a), _plain(b)), max_channels=self.max_channels,
             title=f"Gram matrices at {layer} (first {shown} of {channels} channels)",
         )
         self.heatmaps.value = plotting.png_bytes(figure)

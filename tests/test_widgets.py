@@ -319,3 +319,16 @@ def test_playground_preview_follows_the_content_choice_between_runs(model):
     assert playground.preview.value != first
     expected = decode(plotting.png_bytes(sl.data.example("coffee", size=32)))
     assert decode(playground.preview.value).tolist() == expected.tolist()
+
+
+def test_explorers_accept_any_file_name_and_bound_their_memory(model):
+    explorer = widgets.FeatureMapExplorer(model, ["chelsea"], size=32)
+    # "$...$" would be maths for matplotlib, and "$_$" is not valid maths: it must stay text
+    explorer.image.upload.value = (upload_entry("x$_$.png", png_file((0, 255, 0))),)
+    assert explorer.image.label == "upload: x$_$.png" and explorer.status.value == ""
+    for layer in sl.LAYER_NAMES[:12]:
+        explorer.layer.value = layer
+    assert len(explorer._features) <= widgets._KEEP
+    gram = widgets.GramExplorer(model, ["chelsea"], size=32)
+    gram.left.upload.value = (upload_entry("a$\\alph$.png", png_file((0, 255, 0))),)
+    assert "'upload: a$\\alph$.png'" in gram.loss.value
