@@ -23,16 +23,16 @@ functions. The verdict is also returned as a :class:`CheckResult` (``.passed``,
 
 The exercises, by lesson (``sl.exercises.EXERCISES``):
 
-=====  =========================  ==================================================
-01     ``output_shape``           channels, height and width of a VGG-19 layer
-02     ``content_loss``           mean squared difference of two feature maps
-03     ``gram_matrix``            :math:`G = F F^\top / (H W)`, shape ``(B, C, C)``
-03     ``style_loss``             mean squared difference of Gram matrices
-04     ``fine_texture_layers``    style layers that only see small patches
-04     ``large_structure_layers`` style layers that include large patches
-05     ``tv_loss``                total variation, ``mean(dx^2) + mean(dy^2)``
-05     ``optimization_step``      one gradient step on the pixels
-=====  =========================  ==================================================
+======  ============================  =================================================
+01      ``output_shape``              channels, height and width of a VGG-19 layer
+02      ``content_loss``              mean squared difference of two feature maps
+03      ``gram_matrix``               :math:`G = F F^\top / (H W)`, shape ``(B, C, C)``
+03      ``style_loss``                mean squared difference of Gram matrices
+04      ``fine_texture_layers``       style layers that only see small patches
+04      ``large_structure_layers``    style layers that include large patches
+05      ``tv_loss``                   total variation, ``mean(dx^2) + mean(dy^2)``
+05      ``optimization_step``         one gradient step on the pixels
+======  ============================  =================================================
 
 Instructors: :func:`solution` prints the reference answer (the files in
 ``notebooks/solutions/``, loadable with ``%load``), and :func:`grade_notebook` or
