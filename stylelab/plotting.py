@@ -20,6 +20,8 @@ __all__ = [
     "show_images",
     "image_grid",
     "feature_maps",
+    "gram_comparison",
+    "png_bytes",
     "top_channels",
     "gram_heatmap",
     "loss_curves",
@@ -145,8 +147,13 @@ def gram_heatmap(
     max_channels: Optional[int] = 64,
     cmap: str = "magma",
     vmax: Optional[float] = None,
+    vmin: Optional[float] = None,
 ) -> Figure:
-    """A Gram matrix ``(C, C)`` or ``(1, C, C)`` as a heatmap (first ``max_channels`` channels)."""
+    """A Gram matrix ``(C, C)`` or ``(1, C, C)`` as a heatmap (first ``max_channels`` channels).
+
+    ``vmin``/``vmax`` fix the colour scale (to compare several matrices); by default it
+    runs from ``min(0, smallest entry)`` to the largest entry.
+    """
     matrix = gram.detach().float().cpu()
     if matrix.dim() == 3:
         matrix = matrix[0]
@@ -156,12 +163,69 @@ def gram_heatmap(
         fig, ax = plt.subplots(figsize=(4.2, 3.6))
     else:
         fig = ax.figure
-    shown = ax.imshow(matrix.numpy(), cmap=cmap, vmin=min(0.0, float(matrix.min())), vmax=vmax)
+    low = min(0.0, float(matrix.min())) if vmin is None else vmin
+    shown = ax.imshow(matrix.numpy(), cmap=cmap, vmin=low, vmax=vmax)
     ax.set_xlabel("channel j")
     ax.set_ylabel("channel i")
     ax.set_title(title or f"Gram matrix ({matrix.shape[0]} channels)", fontsize=10)
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     return fig
+
+
+def gram_comparison(
+    gram_a: torch.Tensor,
+    gram_b: torch.Tensor,
+    labels: Sequence[str] = ("image A", "image B"),
+    *,
+    max_channels: Optional[int] = 32,
+    title: Optional[str] = None,
+) -> Figure:
+    """Two Gram matrices ``(C, C)`` or ``(1, C, C)`` and their difference, side by side.
+
+    Both matrices share one colour scale, so equal colours mean equal values; the third
+    panel shows ``A - B`` on a blue-white-red scale centred on zero (white: the two
+    images agree on how often those two channels fire together).
+    """
+    a = gram_a.detach().float().cpu().reshape(gram_a.shape[-2:])
+    b = gram_b.detach().float().cpu().reshape(gram_b.shape[-2:])
+    if a.shape != b.shape:
+        raise ValueError(f"gram_comparison needs Gram matrices of the same size; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    if max_channels is not None:
+        a, b = a[:max_channels, :max_channels], b[:max_channels, :max_channels]
+    high = float(max(a.max(), b.max()))
+    low = float(min(0.0, a.min(), b.min()))
+    spread = float((a - b).abs().max()) or 1.0
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 3.9))
+    gram_heatmap(a, ax=axes[0], title=f"Gram matrix: {labels[0]}", max_channels=None, vmin=low, vmax=high)
+    gram_heatmap(b, ax=axes[1], title=f"Gram matrix: {labels[1]}", max_channels=None, vmin=low, vmax=high)
+    gram_heatmap(a - b, ax=axes[2], title=f"difference ({labels[0]} - {labels[1]})", max_channels=None,
+                 cmap="RdBu_r", vmin=-spread, vmax=spread)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(item, *, dpi: int = 80) -> bytes:
+    """PNG file bytes of a figure or an image, e.g. for ``ipywidgets.Image(value=...)``.
+
+    ``item`` is a matplotlib ``Figure`` (rendered at ``dpi``, then closed so that Jupyter
+    does not show it a second time) or an image tensor ``(1, 3, H, W)`` / ``(3, H, W)``
+    in [0, 1] (converted with :func:`stylelab.to_pil`: one PNG pixel per image pixel).
+    """
+    import io
+
+    buffer = io.BytesIO()
+    if isinstance(item, Figure):
+        try:
+            item.savefig(buffer, format="png", dpi=dpi)
+        finally:
+            plt.close(item)
+    else:
+        from .images import to_pil
+
+        to_pil(item).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def loss_curves(
