@@ -39,7 +39,7 @@ from .weights import UntrainedWeightsWarning
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure")
+_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure", "control_exercises")
 
 
 def __getattr__(name):

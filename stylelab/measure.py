@@ -38,7 +38,15 @@ __all__ = ["Measurement", "measure_stylize", "current_rss_mib"]
 
 @dataclass
 class Measurement:
-    """What :func:`measure_stylize` returns (memory in MiB = 2**20 bytes)."""
+    """What :func:`measure_stylize` returns (memory in MiB = 2**20 bytes).
+
+    ``seconds``, ``peak_rss_mib``, ``start_rss_mib``, ``peak_method`` and
+    ``cuda_peak_mib`` are described in the module docstring. ``image`` is the result
+    ``(1, 3, H, W)``; ``final_loss`` the total loss of the last evaluation and
+    ``best_loss`` the lowest total loss evaluated at the output size (with ``scales``,
+    the coarse scales' losses are left out); ``status``, ``message`` and ``config``
+    are those of the :class:`~stylelab.StyleTransferResult`.
+    """
 
     seconds: float
     peak_rss_mib: float
@@ -48,6 +56,7 @@ class Measurement:
     image: torch.Tensor
     evaluations: int
     final_loss: float
+    best_loss: float
     status: str
     message: str
     config: Dict[str, Any] = field(default_factory=dict)
@@ -57,7 +66,7 @@ class Measurement:
         return (
             f"{self.seconds:.1f} s, peak memory {self.peak_rss_mib:.0f} MiB "
             f"({self.peak_rss_mib - self.start_rss_mib:+.0f} MiB over the {self.start_rss_mib:.0f} MiB "
-            f"before the run){cuda}, {self.evaluations} evaluations, final loss {self.final_loss:.4g}"
+            f"before the run){cuda}, {self.evaluations} evaluations, best loss at the final size {self.best_loss:.4g}"
         )
 
 
@@ -109,6 +118,8 @@ def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
         peak = _proc_status("VmHWM") if exact else _maxrss_mib()
         cuda = torch.cuda.max_memory_allocated(model.device) / 2**20 if model.device.type == "cuda" else None
         final = result.history.get("total", [float("nan")])
+        scales = result.history.get("scale")
+        at_final_size = [v for v, s in zip(final, scales) if s == max(scales)] if scales else final
         queue.put(
             {
                 "seconds": seconds,
@@ -119,6 +130,7 @@ def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
                 "image": result.image.numpy(),
                 "evaluations": result.evaluations,
                 "final_loss": float(final[-1]),
+                "best_loss": float(min(at_final_size)),
                 "status": result.status,
                 "message": result.message,
                 "config": result.config,

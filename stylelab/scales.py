@@ -28,7 +28,7 @@ import torch
 
 from .images import load_image, target_size
 
-__all__ = ["check_scales", "stage_sizes", "stage_steps", "combine_scales", "FINE_LAYERS"]
+__all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "combine_scales", "FINE_LAYERS"]
 
 #: The layers that carry the fine scale in :func:`combine_scales`.
 FINE_LAYERS = ("relu1_1", "relu2_1")
@@ -73,6 +73,17 @@ def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
             )
         return list(steps)
     return [steps] * count
+
+
+def pixel_cost(result) -> int:
+    """Compute spent by a :func:`~stylelab.stylize` run, in evaluations x pixels.
+
+    VGG-19 is convolutional, so one evaluation (forward + backward) costs time in
+    proportion to the image's pixels; summing ``evaluations * height * width`` over the
+    scales gives a cost that does not depend on the machine or on what else it is doing.
+    Divide by the final size's pixels to count it in full-size evaluations.
+    """
+    return sum(int(stage["evaluations"]) * int(stage["size"][0]) * int(stage["size"][1]) for stage in result.config["stages"])
 
 
 def combine_scales(

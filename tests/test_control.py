@@ -24,7 +24,7 @@ def _run(content, style, model, **kw):
 
 def _cost(result):
     """Deterministic compute: evaluations times pixels, summed over the scales."""
-    return sum(stage["evaluations"] * stage["size"][0] * stage["size"][1] for stage in result.config["stages"])
+    return sl.scales.pixel_cost(result)
 
 
 def _final_scale_losses(result):
@@ -289,11 +289,13 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model):
     assert [stage["size"] for stage in result.config["stages"]] == [[16, 24], [32, 48]]
     assert result.history["scale"] == [24.0] * 3 + [48.0] * 2
     assert result.steps == 5 and result.evaluations == 5 and len(result.history["total"]) == 5
+    assert _cost(result) == 3 * 16 * 24 + 2 * 32 * 48
     assert result.history["time"] == sorted(result.history["time"])
     assert "Coarse-to-fine at 24/48 px" in result.message
     same = _run(content, style, model, scales=[48], steps=3)
     plain = _run(content, style, model, steps=3)
     assert torch.equal(same.image, plain.image)
+    assert _cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
 
 
 def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content, style, model):
