@@ -4,7 +4,9 @@ A *mask* says, for every pixel of the content image, how much a style applies th
 ``(1, 1, H, W)`` float in [0, 1] at the content's resolution. ``stylize(content,
 [a, b], masks=[mask_a, mask_b])`` paints style ``a`` where ``mask_a`` is 1 and style
 ``b`` where ``mask_b`` is 1. Pixels that no mask covers get no style at all: only the
-content term acts there, so the photo is kept ("stylise the sky, keep the street").
+content term acts there, so the photo is kept ("stylise the sky, keep the street"). With
+``scales`` (coarse-to-fine), those pixels also restart from the sharp content at every
+scale instead of from the blurred upsampled result of the previous one.
 
 **Guided Gram matrices.** The paper multiplies a layer's feature maps by the region's
 mask, downsampled to that layer's resolution (a "guidance channel" :math:`T^l_r`),

@@ -186,7 +186,8 @@ def stylize(
             §4; see :mod:`stylelab.masks`): ``(H, W)`` or ``(1, 1, H, W)`` in [0, 1]
             at the content's size (or a mask image file), or ``None`` for one style
             meaning "everywhere else". Where no mask is on, only the content term acts
-            and the photo is kept. Not combinable with ``style_blend``.
+            and the photo is kept (with ``scales``, each scale restarts from the content
+            there). Not combinable with ``style_blend``.
         scales: coarse-to-fine (Gatys et al. 2017, §6; see :mod:`stylelab.scales`):
             increasing longest sides, e.g. ``(256, 512, 1024)``; each scale's result,
             upsampled, starts the next. The last scale is the output size (it sets
@@ -373,13 +374,25 @@ def _run_stages(
         if result.status != "completed":
             break
         if index + 1 < len(sizes):
-            start = resize(result.image, sizes[index + 1])
+            start = _next_start(result.image, sizes[index + 1], inputs["content"], inputs["masks"])
     config["stages"] = [
         {"size": list(r.image.shape[-2:]), "steps": r.steps, "evaluations": r.evaluations,
          "seconds": r.seconds, "status": r.status}
         for r in results
     ]
     return results[0] if len(sizes) == 1 else _merge_stages(results, sizes, config)
+
+
+def _next_start(
+    image: torch.Tensor, shape: tuple, content: Optional[torch.Tensor], masks: Optional[List[torch.Tensor]]
+) -> torch.Tensor:
+    """The previous scale's result upsampled to ``shape``; where no mask asks for style, the
+    sharp content itself (upsampling would otherwise leave the kept photo blurred)."""
+    start = resize(image, shape)
+    if masks is None or content is None:
+        return start
+    covered = torch.stack([resize_mask(m, shape) for m in masks]).sum(dim=0).clamp(0.0, 1.0)
+    return covered * start + (1.0 - covered) * resize(content, shape)
 
 
 def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config: Dict[str, Any]) -> StyleTransferResult:

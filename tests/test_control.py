@@ -102,6 +102,13 @@ def test_luminance_only_transfer_keeps_the_content_chrominance(content, style, m
     assert result.config["preserve_color"] == "luminance"
 
 
+def test_luminance_mode_turns_any_start_grey(content, style, model):
+    for init in ("noise", "style"):
+        result = _run(content, style, model, preserve_color="luminance", init=init, steps=1)
+        chroma = (color.rgb_to_yiq(result.image)[:, 1:] - color.rgb_to_yiq(content)[:, 1:]).abs().mean()
+        assert chroma < 1e-3, init
+
+
 def test_histogram_mode_is_transfer_with_the_recoloured_style(content, style, model):
     result = _run(content, style, model, preserve_color="histogram", steps=3)
     manual = _run(content, color.match_color_histogram(style, content), model, steps=3)
@@ -296,6 +303,15 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model):
     plain = _run(content, style, model, steps=3)
     assert torch.equal(same.image, plain.image)
     assert _cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
+
+
+def test_masks_follow_the_image_through_the_scales(content, style, model):
+    left = _left_half(content.shape[-2:])
+    result = _run(content, style, model, masks=[left], scales=(24, 48), steps=(2, 2))
+    assert result.image.shape == content.shape and [s["size"] for s in result.config["stages"]] == [[16, 24], [32, 48]]
+    change = (result.image - content).abs().mean(dim=1)[0]
+    # The kept half restarts from the sharp photo at every scale, not from the blurred upsampled image.
+    assert change[:, 24:].mean() < 0.1 * change[:, :24].mean()
 
 
 def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content, style, model):
