@@ -257,13 +257,7 @@ def stylize(
     device_used = model.device
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
     active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
-    for shape, scale in zip(sizes, scale_list or [None]):
-        what = "this image" if scale is None else f"the image at scale {scale}"
-        check_input_size(*shape, active_content + active_style, what=what)
-        for index, image in enumerate(style_images):
-            style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], round(max(shape) * style_scale))
-            label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
-            check_input_size(*style_shape, active_style, what=label)
+    _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style)
 
     # Colour control changes what the network sees (grey images, or recoloured styles).
     net_content, net_styles = _color_inputs(preserve_color, content_image, style_images)
@@ -316,6 +310,24 @@ def _check_preserve_color(value: Optional[str]) -> Optional[str]:
     if not isinstance(value, str) or value.lower() not in _PRESERVE_COLOR:
         raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
     return value.lower()
+
+
+def _check_stage_sizes(
+    sizes: List[tuple],
+    scales: Optional[List[int]],
+    styles: List[torch.Tensor],
+    style_scale: float,
+    content_layers: List[str],
+    style_layers: List[str],
+) -> None:
+    """Every scale's image and style images must be large enough for the layers used."""
+    for shape, scale in zip(sizes, scales or [None]):
+        what = "this image" if scale is None else f"the image at scale {scale}"
+        check_input_size(*shape, content_layers + style_layers, what=what)
+        for index, image in enumerate(styles):
+            style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], round(max(shape) * style_scale))
+            label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
+            check_input_size(*style_shape, style_layers, what=label)
 
 
 def _color_inputs(
