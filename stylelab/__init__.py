@@ -7,13 +7,16 @@ Import as ``import stylelab as sl``. The main pieces:
 * :class:`VGGFeatures` - VGG-19 returning named layer activations;
 * :func:`gram_matrix`, :func:`content_loss`, :func:`style_loss`, :func:`tv_loss`;
 * :func:`stylize` - the whole optimisation, returning a :class:`StyleTransferResult`;
-* :mod:`stylelab.data` - the example images; :mod:`stylelab.plotting` - figures.
+* :mod:`stylelab.data` - the example images; :mod:`stylelab.plotting` - figures;
+* perceptual control (Gatys et al. 2017): :mod:`stylelab.color` (keep the photo's
+  colours), :mod:`stylelab.masks` (which style goes where), :mod:`stylelab.scales`
+  (coarse-to-fine, mixed-scale styles), :mod:`stylelab.measure` (time and peak memory).
 
 Importing stylelab has no side effects: no downloads, no seeding, no printing, no
 matplotlib settings.
 """
 
-from . import data
+from . import color, data, masks, scales
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -36,7 +39,7 @@ from .weights import UntrainedWeightsWarning
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises")
+_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure", "control_exercises")
 
 
 def __getattr__(name):
@@ -52,6 +55,9 @@ def __getattr__(name):
 __all__ = [
     "__version__",
     "data",
+    "color",
+    "masks",
+    "scales",
     "pick_device",
     "load_image",
     "save_image",

@@ -5,6 +5,13 @@ Examples::
     python -m stylelab images/chelsea.jpg images/swirls.jpg -o cat.png
     python -m stylelab photo.jpg painting.jpg -o out.jpg --size 768 --steps 500 --tv-weight 1e-3
     python -m stylelab --download-weights        # fetch the ImageNet VGG-19 weights once
+
+Perceptual control (Gatys et al. 2017)::
+
+    python -m stylelab photo.jpg painting.jpg -o out.png --preserve-color luminance
+    python -m stylelab photo.jpg --style a.jpg b.jpg --blend 0.7 0.3 -o mix.png
+    python -m stylelab photo.jpg --style sky.jpg ground.jpg --mask sky_mask.png rest -o out.png
+    python -m stylelab photo.jpg painting.jpg -o big.png --scales 256 512 1024 --steps 300 100 50
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ warning), imagenet, random, or the path of a VGG-19 state-dict file. The environ
 variable STYLELAB_WEIGHTS sets the default. Random weights are untrained: the result is
 a texture-like image, not the look the lessons describe.
 
+perceptual control: --preserve-color keeps the photo's colours (luminance: stylise
+brightness only; histogram: recolour the style to the photo's colours first). --style
+takes several style images; --blend mixes them everywhere, --mask places each in its own
+region instead (one mask image per style, white = this style; the word "rest" means
+everywhere no other mask covers; pixels no mask covers keep the photo). --scales runs
+coarse-to-fine: the last scale is the output's longest side, and --steps may give one
+count per scale.
+
 exit status: 0 on success, 2 on bad arguments or inputs, 130 when interrupted (the best
 image so far is still written).
 """
@@ -35,10 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("content", nargs="?", help="content image (photo) path")
-    parser.add_argument("style", nargs="?", help="style image (painting) path")
+    parser.add_argument("style", nargs="?", help="style image (painting) path (or use --style)")
     parser.add_argument("-o", "--output", help="where to write the result (.png, .jpg, ...)")
-    parser.add_argument("--size", type=int, default=512, help="longest side of the output in pixels (default 512)")
-    parser.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    parser.add_argument("--style", dest="styles", nargs="+", metavar="IMAGE", help="one or more style images (instead of STYLE)")
+    parser.add_argument("--blend", nargs="+", type=float, metavar="W", help="one blend weight per style image, e.g. 0.7 0.3")
+    parser.add_argument("--mask", dest="masks", nargs="+", metavar="MASK", help="one mask image per style image (white = apply this style), or 'rest'")
+    parser.add_argument("--preserve-color", choices=["luminance", "histogram"], default=None, help="keep the content's colours")
+    parser.add_argument("--scales", nargs="+", type=int, metavar="PX", help="coarse-to-fine sizes, e.g. 256 512 1024 (the last is the output size)")
+    parser.add_argument("--size", type=int, default=None, help="longest side of the output in pixels (default 512, or the last of --scales)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[300], metavar="N", help="optimisation steps (default 300); with --scales one per scale, or one for all")
     parser.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser (default lbfgs)")
     parser.add_argument("--lr", type=float, default=None, help="step size (default 1 for lbfgs, 0.02 for adam)")
     parser.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default 1)")
@@ -65,7 +85,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             path = download_imagenet_weights()
             print(f"ImageNet VGG-19 weights are in {path}")
             return 0
-        if not args.content or not args.style or not args.output:
+        if args.style and args.styles:
+            parser.error("give the style either as STYLE or with --style, not both")
+        if not args.content or not (args.style or args.styles) or not args.output:
             parser.error("give CONTENT, STYLE and -o OUTPUT (or --download-weights)")
         return _run(args)
     except StyleLabError as exc:
@@ -81,13 +103,26 @@ def _run(args: argparse.Namespace) -> int:
     from .transfer import stylize
     from .vgg import VGGFeatures
 
+    styles = args.styles if args.styles else [args.style]
+    masks = None if args.masks is None else [None if m.lower() == "rest" else m for m in args.masks]
+    if args.masks is not None and len(args.masks) != len(styles):
+        raise ValueError(f"{len(args.masks)} --mask image(s) for {len(styles)} style image(s); give one mask per style image.")
+    if args.blend is not None and len(args.blend) != len(styles):
+        raise ValueError(f"{len(args.blend)} --blend weight(s) for {len(styles)} style image(s); give one weight per style image.")
+    if len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
+        raise ValueError("--steps takes one number, or one per --scales entry.")
+    size = args.size if args.size is not None or args.scales else 512
     model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device)
     print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
     result = stylize(
         args.content,
-        args.style,
-        size=args.size,
-        steps=args.steps,
+        styles if len(styles) > 1 else styles[0],
+        size=size,
+        steps=args.steps[0] if len(args.steps) == 1 else args.steps,
+        style_blend=args.blend,
+        masks=masks,
+        preserve_color=args.preserve_color,
+        scales=args.scales,
         optimizer=args.optimizer,
         lr=args.lr,
         content_weight=args.content_weight,

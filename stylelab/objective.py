@@ -17,16 +17,24 @@ Gram matrices divided by :math:`C H W`, so the well-tested weights carry over.
 
 Several style images are blended in Gram space: :math:`A_l = \sum_k b_k\, G_l(a_k)` with
 blend weights :math:`b_k \ge 0` that sum to 1.
+
+With spatial masks (Gatys et al. 2017, §4; one mask per style image), style image
+:math:`k` applies only inside its region :math:`T_k`: the layer's style loss becomes
+:math:`\sum_k \mathrm{style\_loss}_{T_k}(F_l(x), G_l(a_k))`, comparing the *guided* Gram
+matrix of the region (:func:`stylelab.masks.guided_gram_matrix`) with the style image's
+Gram matrix; blend weights are not used then.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .layers import LAYER_NAMES, spec
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
 
 __all__ = ["StyleObjective"]
@@ -43,6 +51,9 @@ class StyleObjective:
         style_layers: ``{layer: weight}``.
         blend: one weight per style image, ``>= 0``, summing to 1.
         content_weight, style_weight, tv_weight: :math:`\\alpha, \\beta, \\gamma` above.
+        masks: optional, one ``(1, 1, H, W)`` mask in [0, 1] per style image, at the
+            resolution of the images this objective will be called on (see
+            :mod:`stylelab.masks`); ``blend`` is then ignored.
 
     Calling the objective on an image returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
@@ -61,6 +72,7 @@ class StyleObjective:
         content_weight: float,
         style_weight: float,
         tv_weight: float,
+        masks: Optional[Sequence[torch.Tensor]] = None,
     ) -> None:
         self.model = model
         self.content_weight = float(content_weight)
@@ -78,7 +90,10 @@ class StyleObjective:
                 feats = model(content.to(model.device), self.content_layers)
                 self.content_targets = {name: feats[name].detach().clone() for name in self.content_layers}
             self.style_targets: Dict[str, torch.Tensor] = {}
-            if self.style_layers:
+            self.region_targets: Dict[str, List[tuple]] = {}
+            if self.style_layers and masks is not None:
+                self._set_region_targets(styles, masks)
+            elif self.style_layers:
                 for image, weight in zip(styles, blend):
                     feats = model(image.to(model.device), list(self.style_layers))
                     for name, value in feats.items():
@@ -86,6 +101,18 @@ class StyleObjective:
                         self.style_targets[name] = self.style_targets.get(name, 0) + gram
         # 1 / N_l^2 of the reference implementation, folded into each layer's weight.
         self._style_scale = {name: w / spec(name).out_channels ** 2 for name, w in self.style_layers.items()}
+
+    def _set_region_targets(self, styles: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> None:
+        """Per layer, a list of ``(mask at the layer's resolution, style Gram matrix)``."""
+        if len(masks) != len(styles):
+            raise ValueError(f"{len(masks)} masks for {len(styles)} style images; give one mask per style image.")
+        device = self.model.device
+        for image, mask in zip(styles, masks):
+            feats = self.model(image.to(device), list(self.style_layers))
+            for name, value in feats.items():
+                small = layer_mask(mask.to(device=device, dtype=torch.float32), name)
+                if float(small.max()) > 0:  # a region too small for this layer is skipped there
+                    self.region_targets.setdefault(name, []).append((small, gram_matrix(value.float())))
 
     def __call__(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Loss terms for ``image`` ``(1, 3, H, W)``; differentiable with respect to it."""
@@ -101,7 +128,7 @@ class StyleObjective:
             if self.content_layers:
                 content_term = content_term * (self.content_weight / len(self.content_layers))
             for name, scale in self._style_scale.items():
-                value = style_loss(feats[name].float(), self.style_targets[name])
+                value = self._layer_style_loss(name, feats[name].float())
                 terms[f"style:{name}"] = value
                 style_term = style_term + value * scale
             style_term = style_term * self.style_weight
@@ -111,3 +138,17 @@ class StyleObjective:
         terms["tv"] = tv_term
         terms["total"] = content_term + style_term + tv_term
         return terms
+
+    def _layer_style_loss(self, name: str, features: torch.Tensor) -> torch.Tensor:
+        """Unweighted style loss of one layer: plain, or summed over the masked regions."""
+        if name in self.style_targets:
+            return style_loss(features, self.style_targets[name])
+        total = features.new_zeros(())
+        for mask, target in self.region_targets.get(name, []):
+            if mask.shape[-2:] != features.shape[-2:]:
+                raise ValueError(
+                    f"The masks are {mask.shape[-2]}x{mask.shape[-1]} at layer {name} but the features are "
+                    f"{features.shape[-2]}x{features.shape[-1]}; build the objective with masks at the image's size."
+                )
+            total = total + F.mse_loss(guided_gram_matrix(features, mask), target.expand(features.shape[0], -1, -1))
+        return total

@@ -36,10 +36,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 
+from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, match_color_histogram, match_luminance
 from .errors import ImageLoadError
-from .images import load_image, resize, save_image, to_pil
+from .images import load_image, resize, save_image, target_size, to_pil
 from .layers import check_input_size, check_layer_names
+from .masks import prepare_masks, resize_mask
 from .objective import StyleObjective
+from .scales import check_scales, stage_sizes, stage_steps
 from .vgg import VGGFeatures
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 _DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+_PRESERVE_COLOR = ("luminance", "histogram")
 
 Callback = Callable[[int, torch.Tensor, Dict[str, float]], Optional[bool]]
 
@@ -129,13 +133,16 @@ def stylize(
     style_weight: float = 1e6,
     tv_weight: float = 0.0,
     optimizer: str = "lbfgs",
-    steps: int = 300,
+    steps: Union[int, Sequence[int]] = 300,
     lr: Optional[float] = None,
     init: Union[str, torch.Tensor, None] = None,
     seed: int = 0,
     size: Union[int, Sequence[int], None] = None,
     style_scale: float = 1.0,
     style_blend: Optional[Sequence[float]] = None,
+    preserve_color: Optional[str] = None,
+    masks: Optional[Sequence[Any]] = None,
+    scales: Optional[Sequence[int]] = None,
     model: Optional[VGGFeatures] = None,
     weights: Optional[str] = None,
     pooling: str = "max",
@@ -148,14 +155,15 @@ def stylize(
     Args:
         content: the content image: anything :func:`~stylelab.load_image` accepts, or
             ``None`` for pure texture synthesis (then give ``size``).
-        style: the style image, a list of style images (blended, see ``style_blend``),
-            or ``None`` for pure content reconstruction.
+        style: the style image, a list of style images (blended, see ``style_blend``,
+            or placed by ``masks``), or ``None`` for pure content reconstruction.
         content_layers: layer name(s) for the content term.
         style_layers: layer names (equal weights 1) or ``{layer: weight}``.
         content_weight, style_weight, tv_weight: weights of the three terms (``>= 0``);
             see :mod:`stylelab.objective` for the exact formula.
         optimizer: ``"lbfgs"`` or ``"adam"``.
-        steps: optimiser steps; each is one loss evaluation (forward + backward).
+        steps: optimiser steps; each is one loss evaluation (forward + backward). With
+            ``scales``: steps at every scale, or a list with one count per scale.
         lr: step size; default 1 for L-BFGS, 0.02 for Adam.
         init: ``"content"``, ``"noise"`` (uniform white noise in [0, 1]), ``"style"``
             (the first style image stretched to the content's size) or a
@@ -168,20 +176,42 @@ def stylize(
             ``style_scale`` times the content's longest side.
         style_blend: one weight per style image (``>= 0``, normalised to sum to 1);
             default equal weights.
+        preserve_color: keep the content's colours (Gatys et al. 2017, §5; see
+            :mod:`stylelab.color`): ``"luminance"`` stylises the luminance only (VGG
+            sees grey images; the style's luminance is matched to the content's mean
+            and spread) and puts the content's chrominance back; ``"histogram"``
+            recolours each style image to the content's colour mean and covariance
+            first. ``None`` (default): the style's colours.
+        masks: one mask per style image saying where it applies (Gatys et al. 2017,
+            §4; see :mod:`stylelab.masks`): ``(H, W)`` or ``(1, 1, H, W)`` in [0, 1]
+            at the content's size (or a mask image file), or ``None`` for one style
+            meaning "everywhere else". Where no mask is on, only the content term acts
+            and the photo is kept (with ``scales``, each scale restarts from the content
+            there). Not combinable with ``style_blend``.
+        scales: coarse-to-fine (Gatys et al. 2017, §6; see :mod:`stylelab.scales`):
+            increasing longest sides, e.g. ``(256, 512, 1024)``; each scale's result,
+            upsampled, starts the next. The last scale is the output size (it sets
+            ``size`` when that is not given).
         model: a :class:`~stylelab.VGGFeatures` to reuse; otherwise one is built from
             ``weights``, ``pooling`` and ``device``.
         callback: ``callback(step, image, losses)`` after every step, with the current
             image ``(1, 3, H, W)`` clamped to [0, 1] and the step's loss values;
-            returning ``True`` stops the run (the best image is kept).
+            returning ``True`` stops the run (the best image is kept). With ``scales``,
+            ``step`` counts on across the scales and ``image`` has the current scale's
+            size.
         progress: show a tqdm progress bar.
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
+        ``result.config["stages"]`` lists each scale's size, steps and evaluations;
+        with several scales the history runs on across them and
+        ``result.history["scale"]`` gives the longest side of each evaluation.
     """
     optimizer = str(optimizer).lower()
     if optimizer not in _DEFAULT_LR:
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
-    steps = _check_steps(steps)
+    scale_list = check_scales(scales) if scales is not None else None
+    steps_list = [_check_steps(n) for n in stage_steps(steps, len(scale_list) if scale_list else 1)]
     weights_used = {
         "content_weight": _check_weight("content_weight", content_weight),
         "style_weight": _check_weight("style_weight", style_weight),
@@ -189,11 +219,14 @@ def stylize(
     }
     lr = _DEFAULT_LR[optimizer] if lr is None else _check_positive("lr", lr)
     style_scale = _check_positive("style_scale", style_scale)
+    preserve_color = _check_preserve_color(preserve_color)
     content_names = check_layer_names(content_layers)
     style_map = _style_layer_weights(style_layers)
 
     if content is None and style is None:
         raise ValueError("stylize needs a content image, a style image, or both; both are None.")
+    if scale_list is not None and size is None:
+        size = scale_list[-1]
     content_image = load_image(content, size) if content is not None else None
     if content_image is not None:
         height, width = content_image.shape[-2:]
@@ -201,35 +234,39 @@ def stylize(
         raise ValueError("Without a content image, pass size= (an int or (h, w)) for the output image.")
     else:
         height, width = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+    if preserve_color is not None and content_image is None:
+        raise ValueError(f"preserve_color={preserve_color!r} keeps the content's colours, but there is no content image.")
+    sizes = [(height, width)] if scale_list is None else stage_sizes((height, width), scale_list)
+    if scale_list is not None and max(height, width) != scale_list[-1]:
+        raise ValueError(
+            f"The last scale ({scale_list[-1]}) must be the output size, but the output is {height}x{width}; "
+            "leave size= out (the last scale sets it) or make them agree."
+        )
     style_list = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+    if masks is not None and style_blend is not None:
+        raise ValueError(
+            "Give masks or style_blend, not both: masks place each style in its own region, "
+            "style_blend mixes the styles everywhere."
+        )
     blend = _blend_weights(style_blend, len(style_list))
     longest = round(max(height, width) * style_scale)
     style_images = [load_image(s, longest) for s in style_list]
+    mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
     model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
     device_used = model.device
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
     active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
-    check_input_size(height, width, active_content + active_style)
-    for index, image in enumerate(style_images):
-        check_input_size(*image.shape[-2:], active_style, what=f"style image {index + 1}")
+    _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style)
 
-    objective = StyleObjective(
-        model,
-        content_image,
-        style_images,
-        content_layers=content_names,
-        style_layers=style_map,
-        blend=blend,
-        **weights_used,
-    )
-    start = _initial_image(init, content_image, style_images, (height, width), seed)
+    # Colour control changes what the network sees (grey images, or recoloured styles).
+    net_content, net_styles = _color_inputs(preserve_color, content_image, style_images)
     config = {
         "content_layers": content_names,
         "style_layers": style_map,
         **weights_used,
         "optimizer": optimizer,
-        "steps": steps,
+        "steps": steps_list[0] if scale_list is None else steps_list,
         "lr": lr,
         "init": init if isinstance(init, str) or init is None else "tensor",
         "seed": seed,
@@ -237,13 +274,168 @@ def stylize(
         "style_sizes": [list(s.shape[-2:]) for s in style_images],
         "style_scale": style_scale,
         "style_blend": blend,
+        "preserve_color": preserve_color,
+        "masks": None if mask_list is None else len(mask_list),
+        "scales": scale_list,
         "weights": model.weights_source,
         "pooling": model.pooling,
         "device": str(device_used),
     }
     if config["init"] is None:
         config["init"] = "content" if content_image is not None else "noise"
-    return _optimize(objective, start.to(device_used), optimizer, steps, lr, config, callback, progress)
+    if isinstance(init, torch.Tensor):
+        start = resize(_initial_image(init, net_content, net_styles, (height, width), seed), sizes[0])
+    else:
+        first_content = resize(net_content, sizes[0]) if net_content is not None else None
+        start = _initial_image(init, first_content, net_styles, sizes[0], seed)
+    if preserve_color == "luminance":
+        start = luminance_image(start)
+
+    stage_inputs = dict(
+        model=model, content=net_content, styles=net_styles, masks=mask_list, content_names=content_names,
+        style_map=style_map, blend=blend, weights_used=weights_used, style_scale=style_scale,
+    )
+    result = _run_stages(stage_inputs, start, sizes, steps_list, optimizer, lr, config, callback, progress)
+    if preserve_color == "luminance":
+        result.image = combine_luminance(result.image, content_image)
+    return result
+
+
+# --------------------------------------------------------------------------- control
+
+
+def _check_preserve_color(value: Optional[str]) -> Optional[str]:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str) or value.lower() not in _PRESERVE_COLOR:
+        raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+    return value.lower()
+
+
+def _check_stage_sizes(
+    sizes: List[tuple],
+    scales: Optional[List[int]],
+    styles: List[torch.Tensor],
+    style_scale: float,
+    content_layers: List[str],
+    style_layers: List[str],
+) -> None:
+    """Every scale's image and style images must be large enough for the layers used."""
+    for shape, scale in zip(sizes, scales or [None]):
+        what = "this image" if scale is None else f"the image at scale {scale}"
+        check_input_size(*shape, content_layers + style_layers, what=what)
+        for index, image in enumerate(styles):
+            style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], round(max(shape) * style_scale))
+            label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
+            check_input_size(*style_shape, style_layers, what=label)
+
+
+def _color_inputs(
+    mode: Optional[str], content: Optional[torch.Tensor], styles: List[torch.Tensor]
+) -> tuple:
+    """The content and style images the network sees under colour control (stylelab.color)."""
+    if mode == "luminance":
+        content_y = luminance(content)
+        grey_styles = [gray_to_rgb(match_luminance(luminance(s), content_y)) for s in styles]
+        return gray_to_rgb(content_y), grey_styles
+    if mode == "histogram":
+        return content, [match_color_histogram(s, content) for s in styles]
+    return content, styles
+
+
+def _run_stages(
+    inputs: Dict[str, Any],
+    start: torch.Tensor,
+    sizes: List[tuple],
+    steps_list: List[int],
+    optimizer: str,
+    lr: float,
+    config: Dict[str, Any],
+    callback: Optional[Callback],
+    progress: bool,
+) -> StyleTransferResult:
+    """Run :func:`_optimize` once per scale, each starting from the previous result upsampled."""
+    results: List[StyleTransferResult] = []
+    done = 0
+    for index, (shape, steps) in enumerate(zip(sizes, steps_list)):
+        content = inputs["content"]
+        styles = inputs["styles"]
+        if len(sizes) > 1:  # each scale sees the images at its own size
+            content = resize(content, shape) if content is not None else None
+            longest = round(max(shape) * inputs["style_scale"])
+            styles = [resize(s, longest) for s in styles]
+        masks = None
+        if inputs["masks"] is not None:
+            masks = [resize_mask(m, shape) for m in inputs["masks"]]
+        objective = StyleObjective(
+            inputs["model"],
+            content,
+            styles,
+            content_layers=inputs["content_names"],
+            style_layers=inputs["style_map"],
+            blend=inputs["blend"],
+            masks=masks,
+            **inputs["weights_used"],
+        )
+        stage_callback = callback
+        if callback is not None and done:
+            stage_callback = lambda step, image, losses, _done=done: callback(_done + step, image, losses)  # noqa: E731
+        result = _optimize(objective, start.to(inputs["model"].device), optimizer, steps, lr, config, stage_callback, progress)
+        results.append(result)
+        done += result.steps
+        if result.status != "completed":
+            break
+        if index + 1 < len(sizes):
+            start = _next_start(result.image, sizes[index + 1], inputs["content"], inputs["masks"])
+    config["stages"] = [
+        {"size": list(r.image.shape[-2:]), "steps": r.steps, "evaluations": r.evaluations,
+         "seconds": r.seconds, "status": r.status}
+        for r in results
+    ]
+    return results[0] if len(sizes) == 1 else _merge_stages(results, sizes, config)
+
+
+def _next_start(
+    image: torch.Tensor, shape: tuple, content: Optional[torch.Tensor], masks: Optional[List[torch.Tensor]]
+) -> torch.Tensor:
+    """The previous scale's result upsampled to ``shape``; where no mask asks for style, the
+    sharp content itself (upsampling would otherwise leave the kept photo blurred)."""
+    start = resize(image, shape)
+    if masks is None or content is None:
+        return start
+    covered = torch.stack([resize_mask(m, shape) for m in masks]).sum(dim=0).clamp(0.0, 1.0)
+    return covered * start + (1.0 - covered) * resize(content, shape)
+
+
+def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config: Dict[str, Any]) -> StyleTransferResult:
+    """One result for a coarse-to-fine run: histories joined, the last stage's image."""
+    history: Dict[str, List[float]] = {}
+    elapsed, evaluations = 0.0, 0
+    for result, shape in zip(results, sizes):
+        for key, values in result.history.items():
+            shifted = [v + elapsed for v in values] if key == "time" else values
+            history.setdefault(key, []).extend(shifted)
+        history.setdefault("scale", []).extend([float(max(shape))] * len(result.history.get("total", [])))
+        elapsed += result.seconds
+        evaluations += result.evaluations
+    last = results[-1]
+    final = tuple(sizes[-1])
+    image = last.image if tuple(last.image.shape[-2:]) == final else resize(last.image, final)
+    scales = "/".join(str(max(s)) for s in sizes[: len(results)])
+    message = f"Coarse-to-fine at {scales} px: {last.message}"
+    if len(results) < len(sizes):
+        message += f" The image was upsampled to {final[0]}x{final[1]} from the {max(sizes[len(results) - 1])} px scale."
+    return StyleTransferResult(
+        image=image,
+        history=history,
+        config=config,
+        best_step=evaluations - last.evaluations + last.best_step,
+        steps=sum(r.steps for r in results),
+        evaluations=evaluations,
+        seconds=elapsed,
+        status=last.status,
+        message=message,
+    )
 
 
 # --------------------------------------------------------------------------- the loop

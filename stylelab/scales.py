@@ -1,0 +1,133 @@
+r"""Scale control (Gatys et al. 2017, §6): coarse-to-fine optimisation and mixed-scale styles.
+
+**Coarse-to-fine.** A VGG-19 unit sees a patch of fixed size in pixels, so at 1024 px the
+style layers capture only small brush strokes relative to the picture, and every
+evaluation costs four times as much as at 512 px. ``stylize(..., scales=(256, 512,
+1024))`` therefore optimises at 256 px first (the longest side), upsamples that result
+(bicubic) as the start of the 512 px run, and so on: the coarse layout of the style is
+settled cheaply at low resolution, and the expensive large runs only refine details. The
+cost of an evaluation grows with the number of pixels, so 100 steps at 256 px cost about
+as much as 6 steps at 1024 px. ``steps`` may be one number (the same at every scale) or
+one number per scale, e.g. ``steps=(300, 100, 50)``.
+
+**Coarse style from one image, fine style from another.** The authors' code for §6
+(leongatys/NeuralImageSynthesis, ``ScaleControl``) makes a *new style image*: start from
+the painting whose large-scale structure you want, and change it by matching only the
+low layers' Gram matrices (relu1_1 and relu2_1: small receptive fields, fine texture) of
+the painting whose brush strokes you want. The optimisation starts at the coarse image
+and is not asked to change its large-scale statistics, so they survive; the fine texture
+is replaced. :func:`combine_scales` does exactly this, and its result is an ordinary
+style image for :func:`~stylelab.stylize`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from .images import load_image, target_size
+
+__all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "combine_scales", "FINE_LAYERS"]
+
+#: The layers that carry the fine scale in :func:`combine_scales`.
+FINE_LAYERS = ("relu1_1", "relu2_1")
+
+
+def check_scales(scales: Any) -> List[int]:
+    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing."""
+    if isinstance(scales, (int, float)) and not isinstance(scales, bool):
+        scales = [scales]
+    try:
+        values = list(scales)
+    except TypeError:
+        raise ValueError(f"scales must be a list of image sizes such as (256, 512, 1024); got {scales!r}.") from None
+    if not values:
+        raise ValueError("scales is empty; give at least one image size, e.g. scales=(256, 512).")
+    out = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value) or value < 1:
+            raise ValueError(f"every scale must be a positive whole number of pixels; got {value!r} in {values}.")
+        out.append(int(value))
+    for small, large in zip(out, out[1:]):
+        if large <= small:
+            raise ValueError(
+                f"scales must increase from coarse to fine, e.g. (256, 512, 1024); got {out} "
+                f"({large} comes after {small})."
+            )
+    return out
+
+
+def stage_sizes(final: Tuple[int, int], scales: Sequence[int]) -> List[Tuple[int, int]]:
+    """``(h, w)`` of each stage: the final size's aspect ratio at each longest side; the last is ``final``."""
+    sizes = [target_size(final, int(s)) for s in scales[:-1]]
+    return sizes + [(int(final[0]), int(final[1]))]
+
+
+def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
+    """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
+    if isinstance(steps, (list, tuple)):
+        if len(steps) != count:
+            raise ValueError(
+                f"steps has {len(steps)} entries for {count} scales; give one number, or one per scale."
+            )
+        return list(steps)
+    return [steps] * count
+
+
+def pixel_cost(result) -> int:
+    """Compute spent by a :func:`~stylelab.stylize` run, in evaluations x pixels.
+
+    VGG-19 is convolutional, so one evaluation (forward + backward) costs time in
+    proportion to the image's pixels; summing ``evaluations * height * width`` over the
+    scales gives a cost that does not depend on the machine or on what else it is doing.
+    Divide by the final size's pixels to count it in full-size evaluations.
+    """
+    return sum(int(stage["evaluations"]) * int(stage["size"][0]) * int(stage["size"][1]) for stage in result.config["stages"])
+
+
+def combine_scales(
+    coarse: Any,
+    fine: Any,
+    *,
+    fine_layers: Sequence[str] = FINE_LAYERS,
+    steps: int = 100,
+    size: Union[int, Tuple[int, int], None] = None,
+    style_weight: float = 1e6,
+    model=None,
+    progress: bool = False,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """A new style image: ``coarse``'s large-scale structure with ``fine``'s fine texture.
+
+    Starts from ``coarse`` and runs :func:`~stylelab.stylize` with no content term and
+    style loss only at ``fine_layers`` (default relu1_1, relu2_1), with ``fine`` as the
+    style (Gatys et al. 2017, §6; see the module docstring).
+
+    Args:
+        coarse: image whose coarse structure is kept (any image source).
+        fine: image whose fine texture is taken.
+        fine_layers: the low layers matched to ``fine``.
+        steps: optimisation steps (L-BFGS by default).
+        size: size of the new image (default: ``coarse`` as given).
+        style_weight, model, progress, **kwargs: passed to :func:`~stylelab.stylize`.
+
+    Returns:
+        ``(1, 3, H, W)`` in [0, 1], the size of ``coarse``.
+    """
+    from .transfer import stylize  # imported here: transfer imports this module
+
+    start = load_image(coarse, size)
+    result = stylize(
+        None,
+        fine,
+        size=tuple(start.shape[-2:]),
+        init=start,
+        style_layers=list(fine_layers),
+        style_weight=style_weight,
+        steps=steps,
+        model=model,
+        progress=progress,
+        **kwargs,
+    )
+    return result.image
