@@ -593,7 +593,7 @@ class StylePlayground(_Explorer):
             f"style {layers}<br>{settings['optimizer']}, start {settings['init']}, TV {settings['tv_weight']:g}"
         )
         if result is not None:
-            text += f"<br>{result.steps}/{settings['steps']} steps, {result.status}, {result.seconds:.1f} s"
+            text += f"<br>{result.evaluations}/{settings['steps']} evaluations, {result.status}, {result.seconds:.1f} s"
         return f'<div style="font-size:smaller;line-height:1.3">{text}</div>'
 
     # ------------------------------------------------------------------ running
@@ -667,7 +667,7 @@ class StylePlayground(_Explorer):
         self.preview.value = plotting.png_bytes(result.image)
         self.progress.bar_style = "success" if result.status == "completed" else "warning"
         if result.status == "stopped":
-            message = f"Stopped after step {result.steps} of {settings['steps']}; the best image so far is shown and kept."
+            message = f"Stopped after evaluation {result.evaluations} of {settings['steps']}; the best image so far is shown and kept."
         else:
             message = result.message
         self.status.value = html.escape(message) + f" ({result.seconds:.1f} s)"
@@ -679,7 +679,7 @@ class StylePlayground(_Explorer):
         if step % self.preview_every == 0 or step == self.progress.max:
             self.preview.value = plotting.png_bytes(image)
         self.status.value = (
-            f"step {step}/{self.progress.max}: loss {losses['total']:.4g} (content {losses['content']:.3g}, "
+            f"evaluation {step}/{self.progress.max}: loss {losses['total']:.4g} (content {losses['content']:.3g}, "
             f"style {losses['style']:.3g}) after {losses['time']:.1f} s"
         )
         return self._stop.is_set()

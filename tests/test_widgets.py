@@ -229,16 +229,16 @@ def test_playground_run_updates_progress_preview_and_gallery(playground):
 
     result = playground.run()
 
-    assert result is not None and result.status == "completed" and result.steps == 3
+    assert result is not None and result.status == "completed" and result.evaluations == 3
     assert playground.progress.value == 3 and playground.progress.max == 3
     assert len(previews) >= 3  # live previews during the run, then the final image
     assert playground.preview.value != start_view
     assert decode(playground.preview.value).tolist() == decode(plotting.png_bytes(result.image)).tolist()
-    assert "Completed 3 steps" in playground.status.value
+    assert "Completed 3 evaluations" in playground.status.value
     assert len(playground.gallery.children) == 1
     caption = playground.gallery.children[0].children[1].value
     assert "chelsea + swirls" in caption and "relu4_1&times;1" in caption and "relu5_1" not in caption
-    assert "3/3 steps, completed" in caption
+    assert "3/3 evaluations, completed" in caption
     assert playground.runs[0]["settings"]["style_layers"] == {n: 1.0 for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1")}
     assert not playground.run_button.disabled and playground.stop_button.disabled
 
@@ -276,11 +276,11 @@ def test_playground_stop_keeps_the_image_so_far(playground):
 
     assert playground.wait(timeout=120), "Stop did not end the run"
     result = playground.result
-    assert result.status == "stopped" and 2 <= result.steps < 2000
-    assert f"Stopped after step {result.steps} of 2000" in playground.status.value
+    assert result.status == "stopped" and 2 <= result.evaluations < 2000
+    assert f"Stopped after evaluation {result.evaluations} of 2000" in playground.status.value
     assert decode(playground.preview.value).tolist() == decode(plotting.png_bytes(result.image)).tolist()
     caption = playground.gallery.children[0].children[1].value
-    assert f"{result.steps}/2000 steps, stopped" in caption
+    assert f"{result.evaluations}/2000 evaluations, stopped" in caption
     assert not playground.running and not playground.run_button.disabled
 
 
