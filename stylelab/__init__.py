@@ -7,7 +7,8 @@ Import as ``import stylelab as sl``. The main pieces:
 * :class:`VGGFeatures` - VGG-19 returning named layer activations;
 * :func:`gram_matrix`, :func:`content_loss`, :func:`style_loss`, :func:`tv_loss`;
 * :func:`stylize` - the whole optimisation, returning a :class:`StyleTransferResult`;
-* :mod:`stylelab.data` - the example images; :mod:`stylelab.plotting` - figures;
+* :mod:`stylelab.data` - the example images; :mod:`stylelab.patterns` - synthetic test
+  images; :mod:`stylelab.plotting` - figures;
 * perceptual control (Gatys et al. 2017): :mod:`stylelab.color` (keep the photo's
   colours), :mod:`stylelab.masks` (which style goes where), :mod:`stylelab.scales`
   (coarse-to-fine, mixed-scale styles), :mod:`stylelab.measure` (time and peak memory).
@@ -16,7 +17,7 @@ Importing stylelab has no side effects: no downloads, no seeding, no printing, n
 matplotlib settings.
 """
 
-from . import color, data, masks, scales
+from . import color, data, masks, patterns, scales
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -29,7 +30,7 @@ from .errors import (
     WeightsFileError,
     WeightsUnavailableError,
 )
-from .images import load_image, resize, save_image, to_pil
+from .images import load_image, resize, save_image, shuffle_patches, to_pil
 from .layers import LAYER_NAMES, layer_table
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .objective import StyleObjective
@@ -63,6 +64,8 @@ __all__ = [
     "save_image",
     "to_pil",
     "resize",
+    "shuffle_patches",
+    "patterns",
     "LAYER_NAMES",
     "layer_table",
     "VGGFeatures",

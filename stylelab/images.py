@@ -49,6 +49,7 @@ __all__ = [
     "to_pil",
     "resize",
     "target_size",
+    "shuffle_patches",
 ]
 
 #: Largest image (width x height) that :func:`load_image` opens by default. It equals
@@ -392,3 +393,47 @@ def _to_unit_float(array: np.ndarray) -> np.ndarray:
             )
         return np.clip(values, 0.0, 1.0)
     raise ImageLoadError(f"Cannot read an image of dtype {dtype}; use uint8, uint16 or float values.")
+
+
+def shuffle_patches(image: torch.Tensor, patch: int, seed: int = 0) -> torch.Tensor:
+    """Cut ``image`` into square tiles of ``patch`` pixels and put them back in random order.
+
+    The tiles form a grid from the top-left corner; a strip at the right or bottom
+    that is narrower than ``patch`` stays where it is. Every pixel value is kept (the
+    result is a permutation of the input's pixels), so statistics that ignore positions,
+    such as the colour histogram or, nearly, a Gram matrix, barely change, while anything
+    that depends on where things are (the content representation) changes a lot.
+    The same ``seed`` gives the same shuffle; the permutation is never the identity
+    when there are at least two tiles.
+
+    Args:
+        image: ``(B, C, H, W)`` tensor (any values, any dtype).
+        patch: tile side in pixels, ``1 <= patch <= min(H, W)``.
+        seed: seed of the permutation.
+
+    Returns:
+        A new tensor of the same shape, dtype and device.
+    """
+    if not isinstance(image, torch.Tensor) or image.dim() != 4:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ImageLoadError(f"shuffle_patches expects a (B, C, H, W) tensor; got {shape}. Use load_image first.")
+    batch, channels, height, width = image.shape
+    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or not 1 <= patch <= min(height, width):
+        raise ValueError(
+            f"patch must be a whole number of pixels between 1 and {min(height, width)} "
+            f"(the shorter side of this {height}x{width} image); got {patch!r}."
+        )
+    patch = int(patch)
+    rows, cols = height // patch, width // patch
+    count = rows * cols
+    generator = torch.Generator().manual_seed(int(seed))
+    order = torch.randperm(count, generator=generator)
+    if count > 1 and bool((order == torch.arange(count)).all()):
+        order = order.roll(1)  # a "shuffle" that moves nothing would teach nothing
+    core = image[:, :, : rows * patch, : cols * patch]
+    tiles = core.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 1, 3, 5)
+    tiles = tiles.reshape(batch, count, channels, patch, patch)[:, order.to(image.device)]
+    shuffled = tiles.reshape(batch, rows, cols, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
+    result = image.clone()
+    result[:, :, : rows * patch, : cols * patch] = shuffled.reshape(batch, channels, rows * patch, cols * patch)
+    return result

@@ -25,6 +25,16 @@ __all__ = [
     "top_channels",
     "gram_heatmap",
     "loss_curves",
+    "Table",
+    "table",
+    "feature_map_grid",
+    "receptive_fields",
+    "channel_histograms",
+    "responses",
+    "intervals",
+    "heatmaps",
+    "images_and_grams",
+    "grouped_bars",
 ]
 
 
@@ -266,5 +276,351 @@ def loss_curves(
     ax.set_title(title or "Loss during optimisation")
     ax.grid(True, alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson figures
+# (added for lessons 01-03; each returns its Figure, or a Table for tables)
+
+
+class Table:
+    """A small table that Jupyter shows as HTML (pandas is not needed).
+
+    ``rows`` are dicts; ``columns`` picks and orders the keys (default: the first row's);
+    ``headers`` renames them; ``formats`` maps a column to a format spec such as
+    ``".3f"``. ``str(table)`` and :meth:`markdown` give the same table as Markdown text.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Mapping],
+        columns: Optional[Sequence[str]] = None,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        formats: Optional[Mapping[str, str]] = None,
+        caption: Optional[str] = None,
+    ) -> None:
+        self.rows = [dict(row) for row in rows]
+        if not self.rows:
+            raise ValueError("A table needs at least one row.")
+        self.columns = list(columns) if columns is not None else list(self.rows[0])
+        missing = [c for c in self.columns if any(c not in row for row in self.rows)]
+        if missing:
+            raise ValueError(f"Some rows have no value for column(s) {', '.join(map(repr, missing))}.")
+        self.headers = {c: (headers or {}).get(c, c) for c in self.columns}
+        self.formats = dict(formats or {})
+        self.caption = caption
+
+    def cell(self, row: Mapping, column: str) -> str:
+        """The text of one cell, formatted."""
+        value = row[column]
+        spec = self.formats.get(column)
+        return format(value, spec) if spec else str(value)
+
+    def markdown(self) -> str:
+        lines = [
+            "| " + " | ".join(self.headers[c] for c in self.columns) + " |",
+            "|" + "|".join("---" for _ in self.columns) + "|",
+        ]
+        lines += ["| " + " | ".join(self.cell(row, c) for c in self.columns) + " |" for row in self.rows]
+        return ("**" + self.caption + "**\n\n" if self.caption else "") + "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(f"<th>{html.escape(self.headers[c])}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(self.cell(row, c))}</td>" for c in self.columns) + "</tr>"
+            for row in self.rows
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f'<table style="font-size:12px">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def __str__(self) -> str:
+        return self.markdown()
+
+    __repr__ = __str__  # the plain-text view, e.g. in a terminal
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def table(rows: Sequence[Mapping], columns: Optional[Sequence[str]] = None, **options) -> Table:
+    """A :class:`Table` of ``rows`` (dicts); see :class:`Table` for the options."""
+    return Table(rows, columns, **options)
+
+
+def feature_map_grid(
+    features: Mapping[str, torch.Tensor],
+    k: int = 6,
+    *,
+    size: float = 1.5,
+    title: Optional[str] = None,
+    cmap: str = "viridis",
+) -> Figure:
+    """One row per layer of ``{layer: (1, C, h, w)}``, showing its ``k`` most active channels.
+
+    Each row is labelled with the layer's name and shape, each panel with its channel
+    index; every panel has its own colour scale (compare patterns, not brightness).
+    """
+    if not features:
+        raise ValueError("feature_map_grid needs at least one layer's features.")
+    fig, axes = plt.subplots(len(features), k, figsize=(size * k + 1.0, size * len(features) + (0.5 if title else 0.1)),
+                             squeeze=False)
+    for row, (name, feats) in zip(axes, features.items()):
+        if feats.dim() != 4:
+            raise ValueError(f"feature_map_grid expects (1, C, h, w) features; {name} has shape {tuple(feats.shape)}.")
+        maps = feats.detach().float()[0].cpu()
+        chosen = top_channels(feats, k)
+        for c, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(chosen):
+                ax.imshow(maps[chosen[c]].numpy(), cmap=cmap)
+                ax.set_title(f"ch {chosen[c]}", fontsize=8)
+            else:
+                ax.axis("off")
+        row[0].set_ylabel(f"{name}\n{maps.shape[0]} x {maps.shape[1]} x {maps.shape[2]}", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def receptive_fields(
+    image: torch.Tensor,
+    layers: Sequence[str],
+    *,
+    centre: Optional[Sequence[int]] = None,
+    title: Optional[str] = None,
+    ax=None,
+) -> Figure:
+    """Draw the receptive field of one unit of each layer as a square on ``image``.
+
+    The squares are centred on ``centre`` ``(row, column)`` (default: the image centre)
+    and have the side :func:`stylelab.layer_table` gives, so you see how much of the
+    picture a single value of each layer can depend on. Fields larger than the image are
+    clipped by the axes; their size is in the legend.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .layers import layer_table
+
+    height, width = image.shape[-2:]
+    fields = {row["name"]: row["receptive_field"] for row in layer_table(height, width)}
+    cy, cx = centre if centre is not None else (height / 2, width / 2)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5 * height / width))
+    else:
+        fig = ax.figure
+    ax.imshow(to_numpy_image(image))
+    colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, len(layers)))
+    for name, colour in zip(layers, colours):
+        if name not in fields:
+            raise ValueError(f"{name!r} is not a VGG-19 layer name.")
+        side = fields[name]
+        ax.add_patch(Rectangle((cx - side / 2, cy - side / 2), side, side, fill=False, lw=2, color=colour,
+                               label=f"{name}: {side} px"))
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    ax.set_title(title or "Receptive field of one unit per layer")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def channel_histograms(
+    images: Mapping[str, torch.Tensor],
+    *,
+    bins: int = 60,
+    title: Optional[str] = None,
+    channel_names: Sequence[str] = ("R", "G", "B"),
+) -> Figure:
+    """Histograms of the three channels of each ``(1, 3, H, W)`` tensor, one panel each.
+
+    Values are not clamped, so a normalised image (values around 0, some negative) can
+    be compared with the raw one (values in [0, 1]).
+    """
+    if not images:
+        raise ValueError("channel_histograms needs at least one image.")
+    fig, axes = plt.subplots(1, len(images), figsize=(4.2 * len(images), 3.2 + (0.4 if title else 0)), squeeze=False)
+    for ax, (label, image) in zip(axes[0], images.items()):
+        values = image.detach().float().cpu()[0]
+        for channel, name, colour in zip(values, channel_names, ("tab:red", "tab:green", "tab:blue")):
+            ax.hist(channel.flatten().numpy(), bins=bins, histtype="step", color=colour, label=name)
+        ax.axvline(0.0, color="black", lw=0.8, ls=":")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("value")
+        ax.set_ylabel("pixels")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def responses(
+    images: Sequence[torch.Tensor],
+    features: Sequence[Mapping[str, torch.Tensor]],
+    *,
+    row_labels: Sequence[str],
+    size: float = 1.9,
+    title: Optional[str] = None,
+    cmap: str = "viridis",
+) -> Figure:
+    """Each input image (first column) next to its most active channel at each layer.
+
+    ``features[i]`` is ``{layer: (1, C, h, w)}`` for ``images[i]``; all rows must use the
+    same layers. Panels are labelled with the layer and channel.
+    """
+    if len(images) != len(features) or len(images) != len(row_labels) or not images:
+        raise ValueError(
+            f"responses needs as many feature dicts and row labels as images; got {len(images)} images, "
+            f"{len(features)} feature dicts and {len(row_labels)} labels."
+        )
+    layers = list(features[0])
+    fig, axes = plt.subplots(len(images), len(layers) + 1,
+                             figsize=(size * (len(layers) + 1), size * len(images) + (0.5 if title else 0.1)),
+                             squeeze=False)
+    for r, (image, feats, label) in enumerate(zip(images, features, row_labels)):
+        axes[r][0].imshow(to_numpy_image(image))
+        axes[r][0].set_ylabel(label, fontsize=9)
+        if r == 0:
+            axes[r][0].set_title("input", fontsize=9)
+        for c, name in enumerate(layers, start=1):
+            channel = top_channels(feats[name], 1)[0]
+            axes[r][c].imshow(feats[name].detach().float()[0, channel].cpu().numpy(), cmap=cmap)
+            axes[r][c].set_title(f"{name} ch {channel}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def intervals(
+    spans: Mapping[str, Sequence[float]],
+    *,
+    reference: Optional[Mapping[str, Sequence[float]]] = None,
+    marker: Optional[float] = None,
+    xlabel: str = "x (pixels)",
+    labels: Sequence[str] = ("measured", "expected"),
+    title: Optional[str] = None,
+) -> Figure:
+    """Horizontal bars ``{row: (start, end)}``, optionally with a ``reference`` span per row
+    (drawn as an outline) and a vertical ``marker`` line (e.g. where an edge is)."""
+    if not spans:
+        raise ValueError("intervals needs at least one span.")
+    names = list(spans)
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.6))
+    for i, name in enumerate(names):
+        start, end = spans[name]
+        ax.barh(i, end - start, left=start, height=0.5, color="tab:orange", label=labels[0] if i == 0 else None)
+        if reference is not None and name in reference:
+            rs, re = reference[name]
+            ax.barh(i, re - rs, left=rs, height=0.75, fill=False, edgecolor="black", ls="--",
+                    label=labels[1] if i == 0 else None)
+    if marker is not None:
+        ax.axvline(marker, color="tab:blue", lw=1)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title or "Spans")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def heatmaps(
+    maps: Sequence[torch.Tensor],
+    titles: Sequence[str],
+    *,
+    size: float = 3.0,
+    title: Optional[str] = None,
+    cmap: str = "inferno",
+    colorbar_label: str = "",
+) -> Figure:
+    """2-D maps ``(H, W)`` (or ``(1, H, W)``, ``(1, 1, H, W)``) side by side, each with a colour bar."""
+    if len(maps) != len(titles) or not maps:
+        raise ValueError(f"heatmaps got {len(maps)} maps and {len(titles)} titles; give one title per map.")
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 0.6 * len(maps), size + (0.5 if title else 0.1)),
+                             squeeze=False)
+    for ax, values, label in zip(axes[0], maps, titles):
+        array = values.detach().float().cpu().squeeze()
+        if array.dim() != 2:
+            raise ValueError(f"heatmaps expects 2-D maps; got shape {tuple(values.shape)} for {label!r}.")
+        shown = ax.imshow(array.numpy(), cmap=cmap)
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        if colorbar_label:
+            bar.set_label(colorbar_label, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def images_and_grams(
+    images: Sequence[torch.Tensor],
+    grams: Sequence[torch.Tensor],
+    labels: Sequence[str],
+    *,
+    max_channels: int = 32,
+    title: Optional[str] = None,
+) -> Figure:
+    """Images on top, their Gram matrices below on one shared colour scale, so the
+    heatmaps can be compared directly (first ``max_channels`` channels)."""
+    if not (len(images) == len(grams) == len(labels)) or not images:
+        raise ValueError(
+            f"images_and_grams needs as many Gram matrices and labels as images; got {len(images)}, "
+            f"{len(grams)} and {len(labels)}."
+        )
+    crops = [g.detach().float().cpu().reshape(-1, *g.shape[-2:])[0, :max_channels, :max_channels] for g in grams]
+    vmax = max(float(c.max()) for c in crops)
+    fig, axes = plt.subplots(2, len(images), figsize=(3.4 * len(images), 6.6 + (0.4 if title else 0)), squeeze=False)
+    for c, (image, crop, label) in enumerate(zip(images, crops, labels)):
+        axes[0][c].imshow(to_numpy_image(image))
+        axes[0][c].set_title(label, fontsize=10)
+        axes[0][c].axis("off")
+        gram_heatmap(crop, ax=axes[1][c], title=f"Gram of {label}", max_channels=None, vmax=vmax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(
+    values: Mapping[str, Mapping[str, float]],
+    *,
+    ylabel: str,
+    log: bool = False,
+    title: Optional[str] = None,
+) -> Figure:
+    """Bars for ``{series: {category: value}}``, grouped by category (e.g. by layer)."""
+    if not values:
+        raise ValueError("grouped_bars needs at least one series.")
+    categories = list(next(iter(values.values())))
+    fig, ax = plt.subplots(figsize=(1.3 * len(categories) + 2.5, 3.6))
+    width = 0.8 / len(values)
+    for i, (series, row) in enumerate(values.items()):
+        xs = np.arange(len(categories)) + (i - (len(values) - 1) / 2) * width
+        ax.bar(xs, [row[c] for c in categories], width=width, label=series)
+    ax.set_xticks(np.arange(len(categories)))
+    ax.set_xticklabels(categories)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

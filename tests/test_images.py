@@ -269,3 +269,42 @@ def test_to_pil_clamps_and_rejects_nan():
     assert pil.mode == "RGB" and pil.getpixel((0, 0)) == (255, 255, 255)
     with pytest.raises(sl.ImageLoadError, match="NaN"):
         sl.to_pil(torch.full((1, 3, 2, 2), float("nan")))
+
+
+# --------------------------------------------------------------------------- shuffle_patches
+
+
+def test_shuffle_patches_permutes_whole_tiles():
+    image = torch.rand(1, 3, 32, 48)
+    shuffled = sl.shuffle_patches(image, 16, seed=3)
+    assert shuffled.shape == image.shape and not torch.equal(shuffled, image)
+    tiles = {image[..., r:r + 16, c:c + 16].flatten().numpy().tobytes() for r in (0, 16) for c in (0, 16, 32)}
+    moved = {shuffled[..., r:r + 16, c:c + 16].flatten().numpy().tobytes() for r in (0, 16) for c in (0, 16, 32)}
+    assert tiles == moved  # the same six tiles, in another order
+    assert torch.equal(shuffled, sl.shuffle_patches(image, 16, seed=3))
+    assert not torch.equal(shuffled, sl.shuffle_patches(image, 16, seed=4))
+
+
+def test_shuffle_patches_keeps_the_leftover_strip_and_the_pixels():
+    image = torch.rand(2, 3, 20, 30)
+    shuffled = sl.shuffle_patches(image, 8)
+    assert torch.equal(shuffled[..., 16:, :], image[..., 16:, :])  # 20 = 2 * 8 + 4
+    assert torch.equal(shuffled[..., :, 24:], image[..., :, 24:])  # 30 = 3 * 8 + 6
+    assert torch.equal(shuffled.flatten(2).sort().values, image.flatten(2).sort().values)
+
+
+def test_shuffle_patches_never_returns_the_input_unchanged():
+    image = torch.arange(2 * 4, dtype=torch.float32).reshape(1, 1, 2, 4)
+    for seed in range(20):  # two tiles: some seeds draw the identity, which is rolled
+        assert not torch.equal(sl.shuffle_patches(image, 2, seed=seed), image)
+    single = torch.rand(1, 3, 4, 6)
+    assert torch.equal(sl.shuffle_patches(single, 4), single)  # one tile fits: nothing can move
+
+
+def test_shuffle_patches_bad_input():
+    with pytest.raises(ValueError, match="patch must be a whole number of pixels between 1 and 8"):
+        sl.shuffle_patches(torch.rand(1, 3, 8, 10), 9)
+    with pytest.raises(ValueError, match="patch must be"):
+        sl.shuffle_patches(torch.rand(1, 3, 8, 10), 2.5)
+    with pytest.raises(sl.ImageLoadError, match=r"expects a \(B, C, H, W\) tensor"):
+        sl.shuffle_patches(torch.rand(3, 8, 8), 2)

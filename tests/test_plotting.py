@@ -56,3 +56,87 @@ def test_gram_heatmap_and_loss_curves():
     assert labels == ["total", "content", "style"]  # an all-zero term is skipped
     fig = plotting.loss_curves({"adam": history, "lbfgs": history}, x="time")
     assert fig.axes[0].get_xlabel() == "seconds" and len(fig.axes[0].lines) == 2
+
+
+# --------------------------------------------------------------------------- lesson 01-03 figures
+
+
+def test_table_html_and_markdown():
+    rows = [{"name": "relu1_1", "rf": 3, "x": 0.12345}, {"name": "pool1", "rf": 6, "x": 2.0}]
+    tab = plotting.table(rows, ["name", "x"], headers={"x": "value"}, formats={"x": ".2f"}, caption="cap")
+    html = tab._repr_html_()
+    assert "<th>value</th>" in html and "<td>0.12</td>" in html and "<td>relu1_1</td>" in html and "rf" not in html
+    assert "<caption>cap</caption>" in html
+    assert str(tab).splitlines()[2:] == ["| name | value |", "|---|---|", "| relu1_1 | 0.12 |", "| pool1 | 2.00 |"]
+    assert len(tab) == 2
+    assert "<td>a&lt;b</td>" in plotting.table([{"k": "a<b"}])._repr_html_()  # escaped
+    with pytest.raises(ValueError, match="no value for column"):
+        plotting.table(rows, ["name", "missing"])
+    with pytest.raises(ValueError, match="at least one row"):
+        plotting.table([])
+
+
+def test_feature_map_grid_rows_are_layers_and_panels_are_top_channels():
+    a = torch.zeros(1, 5, 4, 4)
+    a[0, 3] = 2.0
+    b = torch.rand(1, 7, 2, 2)
+    fig = plotting.feature_map_grid({"relu1_1": a, "relu2_1": b}, k=3, title="t")
+    axes = fig.axes
+    assert len(axes) == 6
+    assert axes[0].get_title() == "ch 3" and axes[0].get_ylabel().startswith("relu1_1\n5 x 4 x 4")
+    assert axes[3].get_ylabel().startswith("relu2_1\n7 x 2 x 2")
+    with pytest.raises(ValueError, match="at least one layer"):
+        plotting.feature_map_grid({})
+
+
+def test_receptive_fields_draws_one_square_per_layer_with_the_table_size():
+    fig = plotting.receptive_fields(torch.rand(1, 3, 64, 64), ["relu1_1", "relu3_1"])
+    patches = fig.axes[0].patches
+    assert [p.get_width() for p in patches] == [3, 24]
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["relu1_1: 3 px", "relu3_1: 24 px"]
+    with pytest.raises(ValueError, match="not a VGG-19 layer"):
+        plotting.receptive_fields(torch.rand(1, 3, 8, 8), ["conv9_9"])
+
+
+def test_channel_histograms_one_panel_per_image():
+    fig = plotting.channel_histograms({"raw": torch.rand(1, 3, 8, 8), "normalised": torch.randn(1, 3, 8, 8)})
+    assert [ax.get_title() for ax in fig.axes] == ["raw", "normalised"]
+    assert len(fig.axes[0].patches) == 3  # three step histograms
+
+
+def test_responses_labels_layers_and_channels():
+    feats = {"relu1_1": torch.zeros(1, 4, 8, 8), "relu3_1": torch.zeros(1, 2, 2, 2)}
+    feats["relu1_1"][0, 2] = 1.0
+    fig = plotting.responses([torch.rand(1, 3, 8, 8)], [feats], row_labels=["stripes"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["input", "relu1_1 ch 2", "relu3_1 ch 0"] and fig.axes[0].get_ylabel() == "stripes"
+    with pytest.raises(ValueError, match="as many feature dicts"):
+        plotting.responses([torch.rand(1, 3, 8, 8)] * 2, [feats], row_labels=["a"])
+
+
+def test_intervals_bars_and_reference():
+    fig = plotting.intervals({"a": (2, 6), "b": (0, 10)}, reference={"a": (1, 7)}, marker=5, title="bands")
+    ax = fig.axes[0]
+    bars = [(p.get_x(), p.get_width()) for p in ax.patches]
+    assert bars == [(2, 4), (1, 6), (0, 10)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"] and ax.get_title() == "bands"
+
+
+def test_heatmaps_and_images_and_grams():
+    fig = plotting.heatmaps([torch.rand(5, 5), torch.rand(1, 1, 5, 5)], ["g1", "g2"], colorbar_label="|grad|")
+    assert [ax.get_title() for ax in fig.axes[:1]] == ["g1"] and len(fig.axes) == 4  # two maps, two colour bars
+    with pytest.raises(ValueError, match="2-D maps"):
+        plotting.heatmaps([torch.rand(2, 5, 5)], ["x"])
+    grams = [sl.gram_matrix(torch.rand(1, 40, 4, 4)), sl.gram_matrix(2 * torch.rand(1, 40, 4, 4))]
+    fig = plotting.images_and_grams([torch.rand(1, 3, 8, 8)] * 2, grams, ["a", "b"], max_channels=16)
+    heat = [im for ax in fig.axes for im in ax.images if im.get_array().shape == (16, 16)]
+    assert len(heat) == 2 and heat[0].get_clim() == heat[1].get_clim()  # one shared colour scale
+
+
+def test_grouped_bars():
+    fig = plotting.grouped_bars({"gram": {"relu1_1": 0.1, "relu2_1": 0.2}, "content": {"relu1_1": 1, "relu2_1": 2}},
+                                ylabel="relative change", log=True)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4 and ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["relu1_1", "relu2_1"]
