@@ -40,7 +40,7 @@ from .weights import UntrainedWeightsWarning
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure", "control_exercises")
+_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure")
 
 
 def __getattr__(name):
