@@ -21,7 +21,7 @@ switched off, so the count is the same on every machine).
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -111,6 +111,10 @@ def build(
     return model, content_losses, style_losses
 
 
+class _Stop(Exception):
+    pass
+
+
 def run(
     features: nn.Sequential,
     content: torch.Tensor,
@@ -118,8 +122,14 @@ def run(
     evaluations: int = 300,
     content_weight: float = 1.0,
     style_weight: float = 1e6,
+    line_search: bool = False,
+    callback: Optional[Callable[[int, torch.Tensor], bool]] = None,
 ) -> Tuple[torch.Tensor, Dict[str, List[float]]]:
     """Optimise from the content image for exactly ``evaluations`` L-BFGS evaluations.
+
+    ``line_search=True`` is NOT the tutorial: it adds PyTorch's strong-Wolfe line search,
+    for the benchmark's ablation row only. ``callback(evaluation, image)`` returning True
+    stops early (used to time the ablation to a target loss).
 
     Returns the final image (clamped to [0, 1]) and the total loss per evaluation.
     """
@@ -127,7 +137,8 @@ def run(
         model, content_losses, style_losses = build(features, content, style)
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image], max_iter=evaluations, max_eval=evaluations,
-                                  tolerance_grad=-1, tolerance_change=-1)
+                                  tolerance_grad=-1, tolerance_change=-1,
+                                  line_search_fn="strong_wolfe" if line_search else None)
     totals: List[float] = []
 
     def closure() -> torch.Tensor:
@@ -140,9 +151,14 @@ def run(
         loss = style_score + content_score
         loss.backward()
         totals.append(loss.item())
+        if callback is not None and callback(len(totals), image.detach()):
+            raise _Stop
         return loss
 
-    optimizer.step(closure)
+    try:
+        optimizer.step(closure)
+    except _Stop:
+        pass
     with torch.no_grad():
         image.clamp_(0, 1)
     return image.detach(), {"total": totals}

@@ -124,50 +124,67 @@ class Run:
     seconds_per_evaluation: float
     peak_mib: float
     loss: float
+    reached: bool = True
+
+
+class TargetWatch:
+    """A callback that asks the judge every few evaluations whether the target is reached.
+
+    The judge's own time is measured and subtracted from the run's time.
+    """
+
+    def __init__(self, judge: reference.Judge, target: float, shape, every: int) -> None:
+        self.judge, self.target, self.shape, self.every = judge, target, tuple(shape), every
+        self.judge_seconds, self.reached, self.loss = 0.0, False, float("inf")
+
+    def __call__(self, evaluation: int, image: torch.Tensor, *_ignored) -> bool:
+        if tuple(image.shape[-2:]) != self.shape or evaluation % self.every:
+            return False
+        start = time.perf_counter()
+        self.loss = self.judge(image)
+        self.judge_seconds += time.perf_counter() - start
+        self.reached = self.loss <= self.target
+        return self.reached
 
 
 def run_reference(features, content, style, judge, evaluations: int) -> Run:
     with PeakRSS() as memory:
         start = time.perf_counter()
-        image, _ = reference.run(features, content, style, evaluations=evaluations)
+        image, history = reference.run(features, content, style, evaluations=evaluations)
         seconds = time.perf_counter() - start
-    return Run(seconds, evaluations, seconds / evaluations, memory.peak_mib, judge(image))
+    run = Run(seconds, evaluations, seconds / evaluations, memory.peak_mib, judge(image))
+    run.start_loss = history["total"][0]
+    return run
 
 
-def run_stylelab(model_factory: Callable[[], sl.VGGFeatures], content, style, judge, target: float,
-                 max_steps: int, options: Dict, check_every: int) -> Run:
-    judged = {"seconds": 0.0, "reached": False, "loss": float("inf"), "fine_evaluations": 0}
-    final_shape = tuple(content.shape[-2:])
-
-    def callback(step, image, losses):
-        if tuple(image.shape[-2:]) != final_shape:
-            return False
-        judged["fine_evaluations"] += 1
-        if step % check_every:
-            return False
-        start = time.perf_counter()
-        value = judge(image)
-        judged["seconds"] += time.perf_counter() - start
-        judged["loss"] = value
-        if value <= target:
-            judged["reached"] = True
-            return True
-        return False
-
-    model = model_factory()
+def run_to_target(label: str, go: Callable[[TargetWatch], int], judge, target: float, shape, every: int) -> Run:
+    """Time ``go(watch)`` (which returns its evaluation count) until the judge says <= target."""
+    watch = TargetWatch(judge, target, shape, every)
     with PeakRSS() as memory:
         start = time.perf_counter()
+        evaluations = go(watch)
+        seconds = time.perf_counter() - start - watch.judge_seconds
+    if not watch.reached:
+        print(f"    ({label} did not reach the target: {watch.loss:.4g} > {target:.4g})")
+    return Run(seconds, evaluations, seconds / max(evaluations, 1), memory.peak_mib, watch.loss, watch.reached)
+
+
+def stylelab_runner(model: sl.VGGFeatures, content, style, max_steps: int, options: Dict) -> Callable[[TargetWatch], int]:
+    def go(watch: TargetWatch) -> int:
         result = sl.stylize(
             content, style, model=model, content_layers=list(reference.CONTENT_LAYERS),
             style_layers=list(reference.STYLE_LAYERS), content_weight=1.0, style_weight=1e6,
-            steps=max_steps, callback=callback, progress=False, **options,
+            steps=max_steps, callback=watch, progress=False, **options,
         )
-        seconds = time.perf_counter() - start - judged["seconds"]
-    if not judged["reached"]:
-        print(f"    (stylelab did not reach the target in {max_steps} steps: {judged['loss']:.4g} > {target:.4g})")
-    loss = judge(result.image)
-    evaluations = result.evaluations
-    return Run(seconds, evaluations, seconds / max(evaluations, 1), memory.peak_mib, loss)
+        return result.evaluations
+    return go
+
+
+def reference_line_search_runner(features, content, style, max_steps: int) -> Callable[[TargetWatch], int]:
+    def go(watch: TargetWatch) -> int:
+        _, history = reference.run(features, content, style, evaluations=max_steps, line_search=True, callback=watch)
+        return len(history["total"])
+    return go
 
 
 def summary(values: List[float], fmt: str = "{:.3g}") -> str:
@@ -186,9 +203,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="reference L-BFGS evaluations per size")
     parser.add_argument("--repeats", type=int, nargs="+", default=[3, 1], help="alternating repetitions per size")
     parser.add_argument("--weights", default="random", help="random (default), imagenet, or a state-dict path")
-    parser.add_argument("--check-every", type=int, default=5, help="judge stylelab's image every N steps")
+    parser.add_argument("--check-every", type=int, default=2, help="ask the judge every N evaluations")
     parser.add_argument("--quick", action="store_true", help="128 px, 60 evaluations, 1 repeat")
-    parser.add_argument("--plain", action="store_true", help="also time stylelab's plain float32 path")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.evaluations, args.repeats = [128], [60], [1]
@@ -200,16 +216,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                               for spec in LAYERS if spec.kind == "conv" for p in ("weight", "bias")})
     features.eval().requires_grad_(False)
 
-    fast_options = dict(FAST_OPTIONS)
-    configs = {"stylelab (fast)": (lambda: sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True), fast_options)}
-    if args.plain:
-        configs["stylelab (plain)"] = (lambda: sl.VGGFeatures(weights), {})
-
+    plain_model = sl.VGGFeatures(weights)
+    fast_model = sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True)
     fp32_peak = peak_flops(torch.float32)
     fast_peak = peak_flops(torch.bfloat16) if FAST_PRECISION == "bfloat16" else fp32_peak
+    peaks = {REF: fp32_peak, REF_LS: fp32_peak, PLAIN: fp32_peak, FAST: fast_peak}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, weights={weights.source}")
-    print(f"peak matmul: float32 {fp32_peak / 1e9:.0f} GFLOP/s, bfloat16 {peak_flops(torch.bfloat16) / 1e9:.0f} GFLOP/s")
-    print(f"stylelab fast options: precision={FAST_PRECISION}, channels_last=True, {fast_options}\n")
+    print(f"peak matmul: float32 {fp32_peak / 1e9:.0f} GFLOP/s, bfloat16 {peak_flops(torch.bfloat16) / 1e9:.0f} GFLOP/s\n")
 
     for size, evaluations, repeats in zip(args.sizes, args.evaluations, args.repeats):
         content = sl.data.example(CONTENT, size)
@@ -217,37 +230,47 @@ def main(argv: Optional[List[str]] = None) -> int:
         style = sl.data.example(STYLE, (height, width))  # the tutorial needs equal sizes
         judge = reference.Judge(features, content, style)
         flops = flops_per_evaluation(height, width, list(reference.STYLE_LAYERS), list(reference.CONTENT_LAYERS))
-        runs: Dict[str, List[Run]] = {"reference": []}
-        print(f"== {height}x{width} px: reference runs {evaluations} evaluations; {flops / 1e9:.1f} GFLOP per evaluation")
+        runs: Dict[str, List[Run]] = {REF: [], REF_LS: [], PLAIN: [], FAST: []}
+        print(f"== {height}x{width} px: the reference runs {evaluations} evaluations; {flops / 1e9:.1f} GFLOP per evaluation")
         for repeat in range(repeats):
             ref = run_reference(features, content, style, judge, evaluations)
-            runs["reference"].append(ref)
-            print(f"  [{repeat + 1}] reference: {ref.seconds:.1f} s, L* = {ref.loss:.5g}")
-            for name, (factory, options) in configs.items():
-                mine = run_stylelab(factory, content, style, judge, ref.loss, 4 * evaluations, options, args.check_every)
-                runs.setdefault(name, []).append(mine)
-                print(f"  [{repeat + 1}] {name}: {mine.seconds:.1f} s, {mine.evaluations} evaluations, loss {mine.loss:.5g}")
+            runs[REF].append(ref)
+            print(f"  [{repeat + 1}] {REF}: {ref.seconds:.1f} s, loss {ref.start_loss:.5g} -> L* = {ref.loss:.5g}")
+            budget = 4 * evaluations
+            contenders = {
+                REF_LS: reference_line_search_runner(features, content, style, budget),
+                PLAIN: stylelab_runner(plain_model, content, style, budget, {}),
+                FAST: stylelab_runner(fast_model, content, style, budget, {}),
+            }
+            for name, go in contenders.items():
+                mine = run_to_target(name, go, judge, ref.loss, (height, width), args.check_every)
+                runs[name].append(mine)
+                print(f"  [{repeat + 1}] {name}: {mine.seconds:.1f} s, {mine.evaluations} evaluations, judged loss {mine.loss:.5g}")
         print()
-        header = f"{'':18} {'time to L* (s)':>22} {'s / evaluation':>22} {'evaluations':>16} {'peak MiB':>18} {'% of peak FLOP/s':>18}"
-        print(header)
+        print(f"{'':34} {'time to L* (s)':>20} {'s / evaluation':>22} {'evaluations':>14} {'peak MiB':>16} {'% peak FLOP/s':>15}")
         for name, items in runs.items():
-            peak = fp32_peak if name != "stylelab (fast)" else fast_peak
             print(
-                f"{name:18} {summary([r.seconds for r in items]):>22} "
+                f"{name:34} {summary([r.seconds for r in items]):>20} "
                 f"{summary([r.seconds_per_evaluation for r in items], '{:.3f}'):>22} "
-                f"{summary([float(r.evaluations) for r in items], '{:.0f}'):>16} "
-                f"{summary([r.peak_mib for r in items], '{:.0f}'):>18} "
-                f"{summary([100 * flops / r.seconds_per_evaluation / peak for r in items], '{:.0f}'):>18}"
+                f"{summary([float(r.evaluations) for r in items], '{:.0f}'):>14} "
+                f"{summary([r.peak_mib for r in items], '{:.0f}'):>16} "
+                f"{summary([100 * flops / r.seconds_per_evaluation / peaks[name] for r in items], '{:.0f}'):>15}"
             )
-        base = statistics.median(r.seconds for r in runs["reference"])
-        for name in configs:
-            print(f"speed-up of {name} (ratio of median times to L*): {base / statistics.median(r.seconds for r in runs[name]):.2f}x")
-        print()
+        base = statistics.median(r.seconds for r in runs[REF])
+        for name in (REF_LS, PLAIN, FAST):
+            ratio = base / statistics.median(r.seconds for r in runs[name])
+            print(f"time-to-L* speed-up of {name} over the reference (ratio of medians): {ratio:.1f}x")
+        per_eval = statistics.median(r.seconds_per_evaluation for r in runs[PLAIN]) / statistics.median(
+            r.seconds_per_evaluation for r in runs[FAST])
+        print(f"per-evaluation speed-up of bfloat16 + channels-last over float32: {per_eval:.2f}x\n")
     return 0
 
 
+REF = "reference (tutorial)"
+REF_LS = "reference + line search (ablation)"
+PLAIN = "stylelab float32"
+FAST = "stylelab bfloat16 + channels-last"
 FAST_PRECISION = "bfloat16"
-FAST_OPTIONS: Dict = {}
 
 if __name__ == "__main__":
     sys.exit(main())
