@@ -14,6 +14,7 @@ matplotlib settings.
 """
 
 from . import data
+from . import cache
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -52,6 +53,7 @@ def __getattr__(name):
 __all__ = [
     "__version__",
     "data",
+    "cache",
     "pick_device",
     "load_image",
     "save_image",
