@@ -17,7 +17,7 @@ Importing stylelab has no side effects: no downloads, no seeding, no printing, n
 matplotlib settings.
 """
 
-from . import color, data, masks, patterns, scales
+from . import cache, color, data, masks, patterns, scales
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -56,6 +56,7 @@ def __getattr__(name):
 __all__ = [
     "__version__",
     "data",
+    "cache",
     "color",
     "masks",
     "scales",

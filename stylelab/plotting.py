@@ -35,6 +35,10 @@ __all__ = [
     "heatmaps",
     "images_and_grams",
     "grouped_bars",
+    "ablation_grid",
+    "zoom_crops",
+    "first_reach",
+    "convergence",
 ]
 
 
@@ -622,5 +626,165 @@ def grouped_bars(
     ax.set_title(title or ylabel)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- ablations and convergence
+# (lessons 04 and 05)
+
+
+
+def ablation_grid(
+    images: Sequence[Sequence[Optional[torch.Tensor]]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    captions: Optional[Sequence[Sequence[str]]] = None,
+    row_title: Optional[str] = None,
+    col_title: Optional[str] = None,
+    missing: str = "not available",
+    size: float = 2.4,
+    title: Optional[str] = None,
+) -> Figure:
+    """:func:`image_grid` for experiments: captions under panels, axis titles, missing cells.
+
+    Args:
+        images: rows of ``(1, 3, H, W)`` images; ``None`` marks a cell that could not be
+            computed (it is drawn as a grey panel that says ``missing``).
+        row_labels, col_labels: one label per row / column (the setting that varies).
+        captions: optional rows of short texts shown under each panel (e.g. measured
+            losses); same shape as ``images``.
+        row_title, col_title: what the rows and the columns vary, written once along the
+            left and bottom edges.
+        missing: the text of missing cells.
+    """
+    rows = [list(row) for row in images]
+    present = [image for row in rows for image in row if image is not None]
+    if not present:
+        raise ValueError("ablation_grid needs at least one image that is not None.")
+    if captions is not None and [len(r) for r in captions] != [len(r) for r in rows]:
+        raise ValueError("ablation_grid: captions must have the same rows and columns as images.")
+    height, width = present[0].shape[-2:]
+    blank = torch.full((1, 3, height, width), 0.92)
+    filled = [[blank if image is None else image for image in row] for row in rows]
+    fig = image_grid(filled, row_labels, col_labels, size=size, title=title)
+    axes = np.array(fig.axes).reshape(len(rows), -1)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            ax = axes[r][c]
+            if image is None:
+                ax.text(0.5, 0.5, missing, ha="center", va="center", wrap=True, fontsize=9,
+                        color="0.3", transform=ax.transAxes)
+            if captions is not None and captions[r][c]:
+                ax.set_xlabel(captions[r][c], fontsize=8)
+    if row_title:
+        fig.supylabel(row_title)
+    if col_title:
+        fig.supxlabel(col_title)
+    fig.tight_layout()
+    return fig
+
+
+def zoom_crops(
+    images: Sequence[torch.Tensor],
+    titles: Sequence[str],
+    box: Sequence[int],
+    *,
+    size: float = 3.0,
+    title: Optional[str] = None,
+) -> Figure:
+    """Each image on top with a red frame, and the framed region enlarged underneath.
+
+    Args:
+        images: ``(1, 3, H, W)`` images of the same size.
+        titles: one per image.
+        box: ``(top, left, height, width)`` of the region, in pixels.
+
+    The crops are drawn with nearest-neighbour interpolation, so single-pixel noise
+    stays visible instead of being smoothed by the display.
+    """
+    images = list(images)
+    if len(titles) != len(images):
+        raise ValueError(f"zoom_crops got {len(images)} images but {len(titles)} titles.")
+    top, left, height, width = (int(v) for v in box)
+    full_h, full_w = images[0].shape[-2:]
+    if height < 1 or width < 1 or top < 0 or left < 0 or top + height > full_h or left + width > full_w:
+        raise ValueError(
+            f"zoom_crops: the box (top={top}, left={left}, height={height}, width={width}) does not fit "
+            f"inside the {full_h}x{full_w} images; pick a box within the image."
+        )
+    from matplotlib.patches import Rectangle
+
+    fig, axes = plt.subplots(2, len(images), figsize=(size * len(images), 2 * size + (0.5 if title else 0)),
+                             squeeze=False)
+    for c, (image, label) in enumerate(zip(images, titles)):
+        whole, crop = axes[0][c], axes[1][c]
+        whole.imshow(to_numpy_image(image))
+        whole.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="red", linewidth=1.5))
+        whole.set_title(label, fontsize=10)
+        crop.imshow(to_numpy_image(image[..., top : top + height, left : left + width]), interpolation="nearest")
+        crop.set_title(f"zoom on the red box ({height}x{width} px)", fontsize=9)
+        for ax in (whole, crop):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def first_reach(history: Mapping[str, Sequence[float]], level: float, term: str = "total") -> Optional[tuple]:
+    """``(evaluations, seconds)`` at which ``history[term]`` first drops to ``level`` or below.
+
+    ``evaluations`` counts from 1 (the first forward + backward pass) and ``seconds`` is
+    ``history["time"]`` at that evaluation. Returns ``None`` if the level is never reached.
+    """
+    for index, value in enumerate(history[term]):
+        if value <= level:
+            return index + 1, float(history["time"][index])
+    return None
+
+
+def convergence(
+    runs: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    term: str = "total",
+    level: Optional[float] = None,
+    title: Optional[str] = None,
+    log: bool = True,
+) -> Figure:
+    """Compare runs: ``history[term]`` against evaluations (left) and against seconds (right).
+
+    Args:
+        runs: ``{label: history}`` with histories of :class:`~stylelab.StyleTransferResult`.
+        level: if given, a dashed horizontal line at this loss and a dot where each run
+            first reaches it (see :func:`first_reach`).
+    """
+    if not runs:
+        raise ValueError("convergence needs at least one run, as {label: result.history}.")
+    fig, (by_eval, by_time) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for label, history in runs.items():
+        values = list(history[term])
+        evals = list(range(1, len(values) + 1))
+        (line,) = by_eval.plot(evals, values, label=label)
+        by_time.plot(list(history["time"]), values, label=label, color=line.get_color())
+        reached = first_reach(history, level, term) if level is not None else None
+        if reached is not None:
+            by_eval.plot([reached[0]], [values[reached[0] - 1]], "o", color=line.get_color())
+            by_time.plot([reached[1]], [values[reached[0] - 1]], "o", color=line.get_color())
+    for ax, xlabel in ((by_eval, "evaluation (forward + backward pass)"), (by_time, "seconds")):
+        if level is not None:
+            ax.axhline(level, color="0.4", linestyle="--", linewidth=1, label=f"common level {level:.3g}")
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{term} loss")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=9)
+    by_eval.set_title("against evaluations")
+    by_time.set_title("against wall-clock time")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

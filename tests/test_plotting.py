@@ -140,3 +140,48 @@ def test_grouped_bars():
     ax = fig.axes[0]
     assert len(ax.patches) == 4 and ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["relu1_1", "relu2_1"]
+
+
+def test_ablation_grid_captions_missing_cells_and_axis_titles():
+    image = torch.rand(1, 3, 6, 8)
+    fig = plotting.ablation_grid(
+        [[image, None], [image, image]], ["max", "avg"], ["a", "b"],
+        captions=[["s=1", "s=2"], ["", "s=4"]], row_title="pooling", col_title="weights",
+        missing="needs ImageNet", title="ablation",
+    )
+    axes = fig.axes
+    assert axes[0].get_title() == "a" and axes[2].get_ylabel() == "avg"
+    assert axes[0].get_xlabel() == "s=1" and axes[3].get_xlabel() == "s=4"
+    assert [t.get_text() for t in axes[1].texts] == ["needs ImageNet"] and not axes[0].texts
+    assert fig._supylabel.get_text() == "pooling" and fig._supxlabel.get_text() == "weights"
+    assert fig._suptitle.get_text() == "ablation"
+    with pytest.raises(ValueError, match="captions"):
+        plotting.ablation_grid([[image]], ["r"], ["c"], captions=[["x", "y"]])
+    with pytest.raises(ValueError, match="not None"):
+        plotting.ablation_grid([[None]], ["r"], ["c"])
+
+
+def test_zoom_crops_shows_the_box_enlarged():
+    image = torch.zeros(1, 3, 10, 12)
+    image[..., 2:5, 3:7] = 1.0
+    fig = plotting.zoom_crops([image, image * 0.5], ["plain", "half"], (2, 3, 3, 4), title="zoom")
+    crop = fig.axes[2].images[0].get_array()
+    assert crop.shape[:2] == (3, 4) and float(crop.min()) == 1.0  # exactly the white box
+    assert len(fig.axes[0].patches) == 1 and fig.axes[1].get_title() == "half"
+    with pytest.raises(ValueError, match="does not fit"):
+        plotting.zoom_crops([image], ["x"], (8, 0, 5, 5))
+
+
+def test_first_reach_and_convergence_plot():
+    fast = {"total": [4.0, 1.0, 0.5], "time": [0.5, 1.0, 1.5]}
+    slow = {"total": [4.0, 3.0, 2.0, 0.9], "time": [0.1, 0.2, 0.3, 0.4]}
+    assert plotting.first_reach(fast, 1.0) == (2, 1.0)
+    assert plotting.first_reach(slow, 1.0) == (4, 0.4)
+    assert plotting.first_reach(slow, 0.1) is None
+    fig = plotting.convergence({"fast": fast, "slow": slow}, level=1.0, title="race")
+    by_eval, by_time = fig.axes
+    assert by_eval.get_xlabel().startswith("evaluation") and by_time.get_xlabel() == "seconds"
+    dots = [line for line in by_time.lines if line.get_marker() == "o"]
+    assert [tuple(d.get_xdata()) for d in dots] == [(1.0,), (0.4,)]
+    with pytest.raises(ValueError, match="at least one run"):
+        plotting.convergence({})

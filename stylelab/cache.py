@@ -1,0 +1,357 @@
+"""An on-disk cache of :func:`~stylelab.stylize` results, so re-running a lesson is instant.
+
+>>> cache = ResultCache(".stylelab_cache")                              # doctest: +SKIP
+>>> result = cache.stylize(content, style, model=model, steps=300)     # computed, then saved
+>>> result = cache.stylize(content, style, model=model, steps=300)     # read back from disk
+
+An entry is keyed by everything that changes the result:
+
+* the pixels of the content, style and (tensor) initial images - hashed after
+  :func:`~stylelab.load_image`, so a path and the tensor it holds give the same key;
+* every :func:`~stylelab.stylize` keyword argument that reaches the optimisation
+  (layers and their weights, loss weights, optimiser, steps, learning rate, init, seed,
+  size, style scale and blend), with defaults filled in, so leaving an argument out and
+  passing its default value are the same;
+* the model: its ``weights_source``, ``pooling``, preprocessing, device type and a hash of
+  its weights (two random networks with different seeds are different models);
+* the stylelab and torch versions and the cache format.
+
+Arguments that cannot change the image are not part of the key: ``progress`` and
+``callback``. On a hit the callback is **not** called, since no optimisation runs.
+
+Each entry is two files in the folder: ``<key>.npy`` holds the image as float32, exactly
+as it was computed (lossless), and ``<key>.json`` holds the history, the config, the run's
+counters and the settings it was keyed by, plus the SHA-256 of the ``.npy`` file. Both
+are written to a temporary file first and moved into place atomically, the ``.json``
+last, so an entry is complete or absent. A missing, partial or damaged entry is a cache
+miss: it is recomputed and rewritten, never an error. Only runs whose status is
+``"completed"`` are stored: an interrupted, stopped or diverged run is returned but not
+cached, so the next call tries again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import math
+import os
+import tempfile
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+
+from .images import load_image
+from .transfer import _DEFAULT_LR, StyleTransferResult, stylize
+from .vgg import VGGFeatures
+
+__all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
+
+#: Default folder, relative to the working directory (the lessons run in ``notebooks/``,
+#: where ``.gitignore`` keeps ``.stylelab_cache/`` out of git).
+DEFAULT_FOLDER = ".stylelab_cache"
+#: Bumped whenever the layout of an entry changes; older entries then count as misses.
+CACHE_FORMAT = 1
+
+# stylize() arguments that choose the model (taken from the model itself) or cannot
+# change the result.
+_MODEL_ARGS = (("weights", None), ("pooling", "max"), ("device", None))
+_IGNORED_ARGS = ("model", "callback", "progress")
+
+_STYLIZE_SIGNATURE = inspect.signature(stylize)
+_weight_digests: "weakref.WeakKeyDictionary[VGGFeatures, str]" = weakref.WeakKeyDictionary()
+
+
+class ResultCache:
+    """Store and reuse :class:`~stylelab.StyleTransferResult` objects on disk.
+
+    Args:
+        folder: where entries live; created on the first write. Default
+            ``".stylelab_cache"`` in the working directory.
+
+    Attributes:
+        folder: the cache folder (a :class:`~pathlib.Path`).
+        hits: results read from disk by :meth:`stylize` so far.
+        misses: results computed by :meth:`stylize` so far.
+        last_hit: whether the latest :meth:`stylize` call was read from disk.
+    """
+
+    def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER) -> None:
+        self.folder = Path(folder).expanduser()
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValueError(
+                f"The cache folder {str(self.folder)!r} is a file, not a folder; pass another path to ResultCache."
+            )
+        self.hits = 0
+        self.misses = 0
+        self.last_hit = False
+
+    # ------------------------------------------------------------------ main entry
+
+    def stylize(
+        self, content: Any, style: Any = None, *, model: Optional[VGGFeatures] = None, **kwargs: Any
+    ) -> StyleTransferResult:
+        """:func:`~stylelab.stylize` with the same arguments, read from disk when possible.
+
+        Without ``model``, one is built from ``weights``, ``pooling`` and ``device`` as
+        :func:`~stylelab.stylize` would. Returns a :class:`~stylelab.StyleTransferResult`;
+        a hit returns the stored image bit for bit, with the history, counters and
+        ``seconds`` of the run that produced it.
+        """
+        # As in stylize(): a given model fixes the weights, pooling and device.
+        weights, pooling, device = (kwargs.pop(name, default) for name, default in _MODEL_ARGS)
+        if model is None:
+            model = VGGFeatures(weights=weights, pooling=pooling, device=device)
+        settings = self._settings(content, style, model, kwargs)
+        key = _key_of(settings)
+        cached = self.load(key)
+        if cached is not None:
+            self.hits += 1
+            self.last_hit = True
+            return cached
+        result = stylize(content, style, model=model, **kwargs)
+        self.misses += 1
+        self.last_hit = False
+        try:
+            self.save(key, result, settings=settings)
+        except (OSError, TypeError, ValueError) as exc:  # a full disk must not lose the result
+            warnings.warn(
+                f"Could not write to the result cache in {str(self.folder)!r} ({exc}); the result is "
+                "returned but will be recomputed next time. Check the folder is writable.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return result
+
+    # ------------------------------------------------------------------ keys
+
+    def key(self, content: Any, style: Any = None, *, model: VGGFeatures, **kwargs: Any) -> str:
+        """The entry name for these :func:`~stylelab.stylize` arguments (32 hex digits)."""
+        return _key_of(self._settings(content, style, model, kwargs))
+
+    def _settings(self, content: Any, style: Any, model: VGGFeatures, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        bound = _STYLIZE_SIGNATURE.bind(content, style, **kwargs)
+        bound.apply_defaults()
+        args = {k: v for k, v in bound.arguments.items() if k not in _IGNORED_ARGS and k not in dict(_MODEL_ARGS)}
+        from . import __version__
+
+        styles = args.pop("style")
+        style_list = [] if styles is None else list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        content_arg = args.pop("content")
+        optimizer = str(args["optimizer"]).lower()
+        settings: Dict[str, Any] = {
+            "format": CACHE_FORMAT,
+            "stylelab": __version__,
+            "torch": torch.__version__,
+            "content": None if content_arg is None else _image_digest(content_arg),
+            "style": [_image_digest(s) for s in style_list] if styles is not None else None,
+            "model": model_fingerprint(model),
+            "content_layers": _names(args["content_layers"]),
+            "style_layers": _layer_weights(args["style_layers"]),
+            "content_weight": _float(args["content_weight"]),
+            "style_weight": _float(args["style_weight"]),
+            "tv_weight": _float(args["tv_weight"]),
+            "optimizer": optimizer,
+            "steps": _int(args["steps"]),
+            "lr": _float(_DEFAULT_LR.get(optimizer, 1.0) if args["lr"] is None else args["lr"]),
+            "init": _init(args["init"], content_arg),
+            "seed": _int(args["seed"]),
+            "size": _plain(args["size"]),
+            "style_scale": _float(args["style_scale"]),
+            "style_blend": _plain(args["style_blend"]),
+        }
+        return settings
+
+    # ------------------------------------------------------------------ storage
+
+    def paths(self, key: str) -> tuple:
+        """``(image_path, meta_path)`` of an entry."""
+        return self.folder / f"{key}.npy", self.folder / f"{key}.json"
+
+    def load(self, key: str) -> Optional[StyleTransferResult]:
+        """The stored result for ``key``, or ``None`` if it is absent or damaged."""
+        image_path, meta_path = self.paths(key)
+        if not meta_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
+                raise ValueError("it was written by another version of the cache")
+            raw = image_path.read_bytes()
+            if hashlib.sha256(raw).hexdigest() != meta["image_sha256"]:
+                raise ValueError("the image file does not match its checksum")
+            array = np.load(io.BytesIO(raw), allow_pickle=False)
+            if array.dtype != np.float32 or array.ndim != 4 or array.shape[:2] != (1, 3):
+                raise ValueError(f"the image has shape {array.shape} and type {array.dtype}")
+            history = {str(k): [float(x) for x in v] for k, v in meta["history"].items()}
+            return StyleTransferResult(
+                image=torch.from_numpy(array.copy()),
+                history=history,
+                config=dict(meta["config"]),
+                best_step=int(meta["best_step"]),
+                steps=int(meta["steps"]),
+                evaluations=int(meta["evaluations"]),
+                seconds=float(meta["seconds"]),
+                status=str(meta["status"]),
+                message=str(meta["message"]),
+            )
+        except Exception as exc:  # a damaged entry is a miss, whatever the damage
+            warnings.warn(
+                f"Ignoring the damaged cache entry {key} in {str(self.folder)!r} ({exc}); it will be recomputed.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+
+    def save(self, key: str, result: StyleTransferResult, settings: Optional[Dict[str, Any]] = None) -> bool:
+        """Store ``result`` under ``key``; returns False (and stores nothing) unless it completed.
+
+        Interrupted, stopped and diverged runs are not stored: they are not what the
+        settings ask for.
+        """
+        if result.status != "completed":
+            return False
+        values = [v for series in result.history.values() for v in series]
+        if not all(math.isfinite(v) for v in values):
+            return False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.save(buffer, result.image.detach().cpu().float().contiguous().numpy(), allow_pickle=False)
+        raw = buffer.getvalue()
+        meta = {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "image_sha256": hashlib.sha256(raw).hexdigest(),
+            "settings": settings,
+            "config": result.config,
+            "history": result.history,
+            "best_step": result.best_step,
+            "steps": result.steps,
+            "evaluations": result.evaluations,
+            "seconds": result.seconds,
+            "status": result.status,
+            "message": result.message,
+        }
+        text = json.dumps(meta, allow_nan=False)
+        image_path, meta_path = self.paths(key)
+        _write_atomic(image_path, raw)
+        _write_atomic(meta_path, text.encode("utf-8"))  # last: its presence commits the entry
+        return True
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def __len__(self) -> int:
+        """Number of entries on disk (complete or not)."""
+        return len(list(self.folder.glob("*.json"))) if self.folder.is_dir() else 0
+
+    def clear(self) -> int:
+        """Delete every entry (and leftover temporary files); returns how many entries went."""
+        if not self.folder.is_dir():
+            return 0
+        count = len(self)
+        for path in list(self.folder.glob("*.npy")) + list(self.folder.glob("*.json")) + list(self.folder.glob(".*.tmp")):
+            path.unlink(missing_ok=True)
+        return count
+
+    def __repr__(self) -> str:
+        return f"ResultCache({str(self.folder)!r}: {len(self)} entries, {self.hits} hits, {self.misses} misses)"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def model_fingerprint(model: VGGFeatures) -> Dict[str, str]:
+    """What identifies a model's behaviour: weights source, pooling, preprocessing, device
+    type and a SHA-256 of its weights (computed once per model object)."""
+    digest = _weight_digests.get(model)
+    if digest is None:
+        hasher = hashlib.sha256()
+        for name, tensor in model.state_dict().items():
+            hasher.update(name.encode("utf-8"))
+            hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest = hasher.hexdigest()
+        _weight_digests[model] = digest
+    return {
+        "weights_source": str(model.weights_source),
+        "pooling": str(model.pooling),
+        "preprocessing": str(model.preprocessing),
+        "device": model.device.type,
+        "weights_sha256": digest,
+    }
+
+
+def _key_of(settings: Dict[str, Any]) -> str:
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _image_digest(source: Any) -> str:
+    image = load_image(source)
+    array = image.detach().cpu().contiguous().numpy()
+    hasher = hashlib.sha256(str(tuple(array.shape)).encode("ascii"))
+    hasher.update(array.tobytes())
+    return hasher.hexdigest()
+
+
+def _names(layers: Any) -> list:
+    return [layers] if isinstance(layers, str) else [str(name) for name in layers]
+
+
+def _layer_weights(layers: Any) -> list:
+    # Order is kept: it fixes the order of the floating-point sum over layers.
+    if isinstance(layers, str):
+        return [[layers, 1.0]]
+    if hasattr(layers, "items"):
+        return [[str(name), _float(weight)] for name, weight in layers.items()]
+    return [[str(name), 1.0] for name in layers]
+
+
+def _init(init: Any, content: Any) -> Any:
+    if isinstance(init, torch.Tensor):
+        return _image_digest(init)
+    if init is None:  # stylize's default
+        return "content" if content is not None else "noise"
+    return str(init)
+
+
+def _float(value: Any) -> Any:
+    # Weights 1 and 1.0 are the same setting; stylize() rejects what is not a number.
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return number if math.isfinite(number) else repr(value)
+
+
+def _int(value: Any) -> Any:
+    number = _float(value)
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return _int(value) if isinstance(value, (int, np.integer)) else _float(value)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
