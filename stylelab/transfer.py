@@ -14,7 +14,9 @@ Defaults and where they come from:
   :mod:`stylelab.objective` this is exactly the objective of the PyTorch tutorial
   (style weight 1e6, Gram / (C H W)), which is well tested with torchvision's ImageNet
   VGG-19 and gives a strongly stylised image that keeps the content's layout.
-* ``tv_weight=0``: the paper uses no smoothness term; 1e-3 to 1e-2 removes speckle.
+* ``tv_weight=0``: the paper uses no smoothness term. A useful value makes the TV term a
+  few per cent of the total loss (lesson 05 shows how to pick it from the loss history);
+  the right number depends on the weights and the image size.
 * ``optimizer="lbfgs"``, ``steps=300`` loss evaluations, ``lr=1``: the optimiser of
   Gatys et al., the PyTorch tutorial and neural-style. stylelab adds a strong-Wolfe line
   search (``line_search=True``): each update must lower the loss enough, which keeps
@@ -24,6 +26,9 @@ Defaults and where they come from:
   TensorFlow tutorial.
 * ``init="content"``: as in the authors' reference code; faster than noise and
   deterministic. ``"noise"`` reproduces the paper's white-noise start.
+* Pixels stay in [0, 1]: they are projected onto that range before every evaluation (the
+  PyTorch tutorial does the same), so each recorded loss belongs to a displayable image
+  and the returned best image has exactly its recorded loss.
 
 Nothing is lost: Ctrl-C (a ``KeyboardInterrupt``) or a callback returning ``True`` ends
 the run early and still returns the best image found; a NaN/inf loss ends it with a
@@ -476,8 +481,9 @@ def _optimize(
 ) -> StyleTransferResult:
     """Minimise ``objective`` from ``start`` within ``steps`` loss evaluations.
 
-    Everything per evaluation happens in one closure: the loss and gradient, the history
-    (one device sync for all terms), the best image, the progress bar and the callback.
+    Everything per evaluation happens in one closure: projecting the pixels onto [0, 1],
+    the loss and gradient, the history (one device sync for all terms), the best image, the
+    progress bar and the callback.
     L-BFGS runs as one ``step()`` call so that its line search never evaluates a point
     twice; the evaluation budget is enforced by the closure itself.
     """
@@ -501,6 +507,11 @@ def _optimize(
 
     def evaluate() -> torch.Tensor:
         nonlocal evaluations
+        with torch.no_grad():
+            # Keep the pixels displayable: L-BFGS's updates (and line-search trials) are
+            # projected onto [0, 1] before each evaluation, as in the PyTorch tutorial, so
+            # every recorded loss is the loss of an image that can be returned as is.
+            image.clamp_(0.0, 1.0)
         opt.zero_grad(set_to_none=True)
         terms = objective(image)
         values = torch.stack([t.detach().float() for t in terms.values()]).tolist()

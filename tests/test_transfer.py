@@ -211,3 +211,17 @@ def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, st
     assert plain.evaluations == searched.evaluations == 25
     # Same budget, lower loss: the line search rejects the overshooting steps.
     assert min(searched.history["total"]) < min(plain.history["total"])
+
+
+def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model):
+    result = _run(content, style, model, steps=30)
+    objective = sl.StyleObjective(
+        model, content, [sl.resize(style, max(content.shape[-2:]))], content_layers=sl.DEFAULT_CONTENT_LAYERS,
+        style_layers={n: 1.0 for n in sl.DEFAULT_STYLE_LAYERS}, blend=[1.0],
+        content_weight=1.0, style_weight=1e6, tv_weight=0.0,
+    )
+    with torch.no_grad():
+        value = objective(result.image)["total"].item()
+    # Pixels are projected onto [0, 1] before each evaluation, so no clamping at the end
+    # can make the returned image worse than the loss the history promises.
+    assert value == pytest.approx(min(result.history["total"]), rel=1e-4)
