@@ -21,6 +21,7 @@ switched off, so the count is the same on every machine).
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -131,7 +132,8 @@ def run(
     for the benchmark's ablation row only. ``callback(evaluation, image)`` returning True
     stops early (used to time the ablation to a target loss).
 
-    Returns the final image (clamped to [0, 1]) and the total loss per evaluation.
+    Returns the final image (clamped to [0, 1]) and ``{"total": [loss per evaluation],
+    "time": [seconds since the start at each evaluation]}``.
     """
     with torch.no_grad():
         model, content_losses, style_losses = build(features, content, style)
@@ -140,6 +142,8 @@ def run(
                                   tolerance_grad=-1, tolerance_change=-1,
                                   line_search_fn="strong_wolfe" if line_search else None)
     totals: List[float] = []
+    times: List[float] = []
+    began = time.perf_counter()
 
     def closure() -> torch.Tensor:
         with torch.no_grad():
@@ -151,6 +155,7 @@ def run(
         loss = style_score + content_score
         loss.backward()
         totals.append(loss.item())
+        times.append(time.perf_counter() - began)
         if callback is not None and callback(len(totals), image.detach()):
             raise _Stop
         return loss
@@ -161,7 +166,7 @@ def run(
         pass
     with torch.no_grad():
         image.clamp_(0, 1)
-    return image.detach(), {"total": totals}
+    return image.detach(), {"total": totals, "time": times}
 
 
 class Judge:

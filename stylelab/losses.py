@@ -45,6 +45,11 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
             "Add a batch dimension with features.unsqueeze(0)."
         )
     batch, channels, height, width = features.shape
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        # Channels-last memory holds (B, H, W, C): take F^T as a view instead of copying
+        # to (B, C, H*W), so that the gradient keeps the same layout as the network's.
+        flat_t = features.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        return torch.bmm(flat_t.transpose(1, 2), flat_t) / (height * width)
     flat = features.reshape(batch, channels, height * width)
     return torch.bmm(flat, flat.transpose(1, 2)) / (height * width)
 

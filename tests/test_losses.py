@@ -73,3 +73,13 @@ def test_gradients_with_gradcheck():
     assert torch.autograd.gradcheck(lambda f: sl.content_loss(f, target), (x,))
     assert torch.autograd.gradcheck(lambda f: sl.style_loss(f, gram), (x,))
     assert torch.autograd.gradcheck(sl.tv_loss, (x,))
+
+
+def test_gram_matrix_is_the_same_for_channels_last_memory():
+    torch.manual_seed(2)
+    features = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    last = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.allclose(sl.gram_matrix(last), sl.gram_matrix(features))
+    sl.gram_matrix(last).sum().backward()
+    assert last.grad.is_contiguous(memory_format=torch.channels_last)
+    assert torch.autograd.gradcheck(sl.gram_matrix, (last,))
