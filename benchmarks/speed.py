@@ -13,10 +13,13 @@ Method (one process, same images, same seeded VGG-19 weights, same layers, same 
    makes this exactly the tutorial's Gram / (C H W) objective) and is stopped as soon as
    the judge, asked every few steps, scores its image <= L*. Judge time is excluded.
 3. Runs alternate reference / stylelab; medians and ranges are printed of: time to
-   target, seconds per evaluation, evaluations to target, peak memory (resident-set
-   growth over the run, sampled every 2 ms), and the fraction of this machine's peak
+   target, evaluations to target, seconds per evaluation in steady state, peak memory
+   (measured apart, in a fresh process per run: the memory 10 evaluations add at their
+   peak, from Linux's VmHWM high-water mark), and the fraction of this machine's peak
    FLOP rate reached (peak measured here by a large matrix product in the same precision;
    FLOPs per evaluation from the layer shapes).
+4. A strong target (at 256 px by default): the loss the reference *with* a line search
+   reaches in N evaluations, which both stylelab paths must reach too.
 
 The weights are random unless ``--weights`` names ImageNet or a file: the benchmark
 compares two implementations of one objective, which does not need trained weights.
@@ -25,10 +28,9 @@ compares two implementations of one objective, which does not need trained weigh
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,39 +52,6 @@ CONTENT, STYLE = "chelsea", "swirls"
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-class PeakRSS:
-    """Peak growth of this process's resident memory while the block runs (MiB)."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.peak_mib = 0.0
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * 4096
-
-    def __enter__(self) -> "PeakRSS":
-        gc.collect()
-        self._base = self._rss()
-        self._top = self._base
-        self._running = True
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self._running:
-            self._top = max(self._top, self._rss())
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc) -> None:
-        self._running = False
-        self._thread.join()
-        self._top = max(self._top, self._rss())
-        self.peak_mib = (self._top - self._base) / 2**20
 
 
 def peak_flops(dtype: torch.dtype, n: int = 4096, repeats: int = 5) -> float:
@@ -122,7 +91,6 @@ class Run:
     seconds: float
     evaluations: int
     seconds_per_evaluation: float  # time to target / evaluations, setup included
-    peak_mib: float
     loss: float
     reached: bool = True
     steady: float = float("nan")  # seconds per evaluation in steady state
@@ -149,11 +117,10 @@ class TargetWatch:
 
 
 def run_reference(features, content, style, judge, evaluations: int) -> Run:
-    with PeakRSS() as memory:
-        start = time.perf_counter()
-        image, history = reference.run(features, content, style, evaluations=evaluations)
-        seconds = time.perf_counter() - start
-    run = Run(seconds, evaluations, seconds / evaluations, memory.peak_mib, judge(image))
+    start = time.perf_counter()
+    image, history = reference.run(features, content, style, evaluations=evaluations)
+    seconds = time.perf_counter() - start
+    run = Run(seconds, evaluations, seconds / evaluations, judge(image))
     run.start_loss = history["total"][0]
     return run
 
@@ -161,13 +128,12 @@ def run_reference(features, content, style, judge, evaluations: int) -> Run:
 def run_to_target(label: str, go: Callable[[TargetWatch], int], judge, target: float, shape, every: int) -> Run:
     """Time ``go(watch)`` (which returns its evaluation count) until the judge says <= target."""
     watch = TargetWatch(judge, target, shape, every)
-    with PeakRSS() as memory:
-        start = time.perf_counter()
-        evaluations = go(watch)
-        seconds = time.perf_counter() - start - watch.judge_seconds
+    start = time.perf_counter()
+    evaluations = go(watch)
+    seconds = time.perf_counter() - start - watch.judge_seconds
     if not watch.reached:
         print(f"    ({label} did not reach the target: {watch.loss:.4g} > {target:.4g})")
-    return Run(seconds, evaluations, seconds / max(evaluations, 1), memory.peak_mib, watch.loss, watch.reached)
+    return Run(seconds, evaluations, seconds / max(evaluations, 1), watch.loss, watch.reached)
 
 
 def stylelab_runner(model: sl.VGGFeatures, content, style, max_steps: int, options: Dict) -> Callable[[TargetWatch], int]:
@@ -210,6 +176,56 @@ def steady_state(features, content, style, plain_model, fast_model, evaluations:
     }
 
 
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as handle:  # "5" resets the VmHWM high-water mark
+        handle.write("5")
+
+
+def _status_mib(key: str) -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) -> float:
+    """In this (fresh) process: MiB that ``evaluations`` evaluations of ``name`` add at peak."""
+    weights = load_weights(weights_choice)
+    features = _features(weights)
+    content = sl.data.example(CONTENT, size)
+    style = sl.data.example(STYLE, tuple(content.shape[-2:]))
+    models = {PLAIN: lambda: sl.VGGFeatures(weights),
+              FAST: lambda: sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True)}
+    model = models[name]() if name in models else None
+    _reset_peak_rss()
+    start = _status_mib("VmRSS")
+    if name == REF:
+        reference.run(features, content, style, evaluations=evaluations)
+    elif name == REF_LS:
+        reference.run(features, content, style, evaluations=evaluations, line_search=True)
+    else:
+        sl.stylize(content, style, model=model, content_layers=list(reference.CONTENT_LAYERS),
+                   style_layers=list(reference.STYLE_LAYERS), content_weight=1.0, style_weight=1e6,
+                   steps=evaluations, progress=False)
+    return _status_mib("VmHWM") - start
+
+
+def peak_memory(name: str, size: int, weights_choice: str, evaluations: int = 10) -> float:
+    """Run :func:`memory_probe` in a fresh Python process, so no earlier run's memory counts."""
+    command = [sys.executable, __file__, "--memory-probe", name, "--probe-size", str(size),
+               "--weights", weights_choice, "--evaluations", str(evaluations)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _features(weights) -> torch.nn.Sequential:
+    features = torchvision.models.vgg19().features
+    features.load_state_dict({f"{spec.index}.{p}": weights.state[f"{spec.name}.{p}"]
+                              for spec in LAYERS if spec.kind == "conv" for p in ("weight", "bias")})
+    return features.eval().requires_grad_(False)
+
+
 def summary(values: List[float], fmt: str = "{:.3g}") -> str:
     if len(values) == 1:
         return fmt.format(values[0])
@@ -230,16 +246,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--strong-sizes", type=int, nargs="*", default=[256],
                         help="sizes at which to also time the strong target (default 256)")
     parser.add_argument("--quick", action="store_true", help="128 px, 60 evaluations, 1 repeat")
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    parser.add_argument("--probe-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.evaluations, args.repeats, args.strong_sizes = [128], [60], [1], [128]
 
+    if args.memory_probe:
+        print(memory_probe(args.memory_probe, args.probe_size, args.weights, args.evaluations[0]))
+        return 0
     torch.manual_seed(0)
     weights = load_weights(args.weights)
-    features = torchvision.models.vgg19().features
-    features.load_state_dict({f"{spec.index}.{p}": weights.state[f"{spec.name}.{p}"]
-                              for spec in LAYERS if spec.kind == "conv" for p in ("weight", "bias")})
-    features.eval().requires_grad_(False)
+    features = _features(weights)
 
     plain_model = sl.VGGFeatures(weights)
     fast_model = sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True)
@@ -273,18 +291,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"  [{repeat + 1}] {name}: {mine.seconds:.1f} s, {mine.evaluations} evaluations, judged loss {mine.loss:.5g}")
             for name, value in steady_state(features, content, style, plain_model, fast_model).items():
                 runs[name][-1].steady = value
+        memory = {name: [peak_memory(name, size, args.weights) for _ in range(min(repeats, 2))] for name in runs}
         print()
-        print(f"{'':34} {'time to L* (s)':>20} {'evaluations':>12} {'s / evaluation':>22} {'peak MiB':>16} {'% peak FLOP/s':>15}")
+        print(f"{'':34} {'time to L* (s)':>20} {'evaluations':>12} {'s / evaluation':>22} {'peak MiB':>12} {'% peak FLOP/s':>15}")
         for name, items in runs.items():
             print(
                 f"{name:34} {summary([r.seconds for r in items]):>20} "
                 f"{summary([float(r.evaluations) for r in items], '{:.0f}'):>12} "
                 f"{summary([r.steady for r in items], '{:.3f}'):>22} "
-                f"{summary([r.peak_mib for r in items], '{:.0f}'):>16} "
+                f"{summary(memory[name], '{:.0f}'):>12} "
                 f"{summary([100 * flops / r.steady / peaks[name] for r in items], '{:.0f}'):>15}"
             )
-        print("(s / evaluation: steady state, from each run's own clock; % peak: of the float32 peak, or the")
-        print(" bfloat16 peak for the bfloat16 row; peak MiB: growth of resident memory during the timed run)")
+        print("(s / evaluation: steady state, from each run's own clock. % peak: of the float32 peak, or of the")
+        print(" bfloat16 peak for the bfloat16 row. peak MiB: memory added at the peak of 10 evaluations,")
+        print(" targets included, each in a fresh process: the high-water mark VmHWM after a reset)")
         base = statistics.median(r.seconds for r in runs[REF])
         for name in (REF_LS, PLAIN, FAST):
             ratio = base / statistics.median(r.seconds for r in runs[name])

@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tv-weight", type=float, default=0.0, help="weight of the total-variation loss (default 0)")
     parser.add_argument("--init", choices=["content", "noise", "style"], default="content", help="start image (default content)")
     parser.add_argument("--pooling", choices=["max", "avg"], default="max", help="VGG pooling (default max)")
+    parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
+                        help="dtype of the network's convolutions: bfloat16 is about 2.5x faster on CPUs with "
+                             "bf16 matrix units and on GPUs; float16 is for GPUs (default float32)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last memory layout for the network (faster with --precision bfloat16)")
     parser.add_argument("--weights", default=None, help="auto | imagenet | random | PATH (default: $STYLELAB_WEIGHTS or auto)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -112,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     if len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
         raise ValueError("--steps takes one number, or one per --scales entry.")
     size = args.size if args.size is not None or args.scales else 512
-    model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device)
+    model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device,
+                        precision=args.precision, channels_last=args.channels_last)
     print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
     result = stylize(
         args.content,

@@ -34,7 +34,8 @@ def test_help_lists_every_option(capsys):
     assert info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--size", "--steps", "--optimizer", "--content-weight", "--style-weight", "--tv-weight",
-                   "--weights", "--seed", "--init", "--pooling", "--download-weights", "STYLELAB_WEIGHTS"):
+                   "--weights", "--seed", "--init", "--pooling", "--download-weights", "STYLELAB_WEIGHTS",
+                   "--precision", "--channels-last"):
         assert option in text, option
 
 
@@ -63,3 +64,10 @@ def test_missing_positional_arguments(capsys):
         main(["only_content.jpg"])
     assert info.value.code == 2
     assert "give CONTENT, STYLE and -o OUTPUT" in capsys.readouterr().err
+
+
+def test_fast_path_from_the_command_line(tmp_path):
+    out = tmp_path / "fast.png"
+    code = main([str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), "-o", str(out),
+                 "--size", "32", "--steps", "3", "--precision", "bfloat16", "--channels-last", "--quiet"])
+    assert code == 0 and sl.load_image(out).shape == (1, 3, 21, 32)
