@@ -14,8 +14,8 @@ Method (one process, same images, same seeded VGG-19 weights, same layers, same 
    the judge, asked every few steps, scores its image <= L*. Judge time is excluded.
 3. Runs alternate reference / stylelab; medians and ranges are printed of: time to
    target, evaluations to target, seconds per evaluation in steady state, peak memory
-   (measured apart, in a fresh process per run: the memory 10 evaluations add at their
-   peak, from Linux's VmHWM high-water mark), and the fraction of this machine's peak
+   (measured apart, in 3 fresh processes per implementation: the memory 5 evaluations add
+   at their peak, from Linux's VmHWM high-water mark), and the fraction of this machine's peak
    FLOP rate reached (peak measured here by a large matrix product in the same precision;
    FLOPs per evaluation from the layer shapes).
 4. A strong target (at 256 px by default): the loss the reference *with* a line search
@@ -211,7 +211,16 @@ def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) ->
     return _status_mib("VmHWM") - start
 
 
-def peak_memory(name: str, size: int, weights_choice: str, evaluations: int = 10) -> float:
+def memory_table(size: int, weights_choice: str, probes: int = 3) -> Dict[str, List[float]]:
+    """Peak memory of every implementation, ``probes`` fresh processes each, interleaved."""
+    table: Dict[str, List[float]] = {name: [] for name in (REF, REF_LS, PLAIN, FAST)}
+    for _ in range(probes):
+        for name in table:
+            table[name].append(peak_memory(name, size, weights_choice))
+    return table
+
+
+def peak_memory(name: str, size: int, weights_choice: str, evaluations: int = 5) -> float:
     """Run :func:`memory_probe` in a fresh Python process, so no earlier run's memory counts."""
     command = [sys.executable, __file__, "--memory-probe", name, "--probe-size", str(size),
                "--weights", weights_choice, "--evaluations", str(evaluations)]
@@ -246,6 +255,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--strong-sizes", type=int, nargs="*", default=[256],
                         help="sizes at which to also time the strong target (default 256)")
     parser.add_argument("--quick", action="store_true", help="128 px, 60 evaluations, 1 repeat")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak-memory table")
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     parser.add_argument("--probe-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -254,6 +264,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if args.memory_probe:
         print(memory_probe(args.memory_probe, args.probe_size, args.weights, args.evaluations[0]))
+        return 0
+    if args.memory_only:
+        for size in args.sizes:
+            print(f"== {size} px: peak MiB added by 5 evaluations (3 fresh processes each)")
+            for name, values in memory_table(size, args.weights).items():
+                print(f"{name:34} {summary(values, '{:.0f}'):>16}")
         return 0
     torch.manual_seed(0)
     weights = load_weights(args.weights)
@@ -291,7 +307,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"  [{repeat + 1}] {name}: {mine.seconds:.1f} s, {mine.evaluations} evaluations, judged loss {mine.loss:.5g}")
             for name, value in steady_state(features, content, style, plain_model, fast_model).items():
                 runs[name][-1].steady = value
-        memory = {name: [peak_memory(name, size, args.weights) for _ in range(min(repeats, 2))] for name in runs}
+        memory = memory_table(size, args.weights)
         print()
         print(f"{'':34} {'time to L* (s)':>20} {'evaluations':>12} {'s / evaluation':>22} {'peak MiB':>12} {'% peak FLOP/s':>15}")
         for name, items in runs.items():
@@ -303,8 +319,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f"{summary([100 * flops / r.steady / peaks[name] for r in items], '{:.0f}'):>15}"
             )
         print("(s / evaluation: steady state, from each run's own clock. % peak: of the float32 peak, or of the")
-        print(" bfloat16 peak for the bfloat16 row. peak MiB: memory added at the peak of 10 evaluations,")
-        print(" targets included, each in a fresh process: the high-water mark VmHWM after a reset)")
+        print(" bfloat16 peak for the bfloat16 row. peak MiB: memory added at the peak of 5 evaluations,")
+        print(" targets included, 3 fresh processes each: the high-water mark VmHWM after a reset)")
         base = statistics.median(r.seconds for r in runs[REF])
         for name in (REF_LS, PLAIN, FAST):
             ratio = base / statistics.median(r.seconds for r in runs[name])

@@ -95,8 +95,8 @@ class StyleObjective:
                 self._set_region_targets(styles, masks)
             elif self.style_layers:
                 for image, weight in zip(styles, blend):
-                    feats = model(image.to(model.device), list(self.style_layers))
-                    for name, value in feats.items():
+                    # One layer at a time: only its Gram matrix is kept, not its features.
+                    for name, value in model.iter_features(image.to(model.device), list(self.style_layers)):
                         gram = gram_matrix(value.float()) * float(weight)
                         self.style_targets[name] = self.style_targets.get(name, 0) + gram
         # 1 / N_l^2 of the reference implementation, folded into each layer's weight.
@@ -108,8 +108,7 @@ class StyleObjective:
             raise ValueError(f"{len(masks)} masks for {len(styles)} style images; give one mask per style image.")
         device = self.model.device
         for image, mask in zip(styles, masks):
-            feats = self.model(image.to(device), list(self.style_layers))
-            for name, value in feats.items():
+            for name, value in self.model.iter_features(image.to(device), list(self.style_layers)):
                 small = layer_mask(mask.to(device=device, dtype=torch.float32), name)
                 if float(small.max()) > 0:  # a region too small for this layer is skipped there
                     self.region_targets.setdefault(name, []).append((small, gram_matrix(value.float())))
@@ -120,17 +119,19 @@ class StyleObjective:
         zero = image.new_zeros(())
         content_term, style_term = zero, zero
         if self.layers:
-            feats = self.model(image, self.layers)
-            for name in self.content_layers:
-                value = content_loss(feats[name].float(), self.content_targets[name])
-                terms[f"content:{name}"] = value
-                content_term = content_term + value
+            # Each layer's losses are computed as soon as the forward pass reaches it (see
+            # VGGFeatures.iter_features): the backward pass then needs less memory at peak.
+            for name, features in self.model.iter_features(image, self.layers):
+                if name in self.content_targets:
+                    value = content_loss(features.float(), self.content_targets[name])
+                    terms[f"content:{name}"] = value
+                    content_term = content_term + value
+                if name in self._style_scale:
+                    value = self._layer_style_loss(name, features.float())
+                    terms[f"style:{name}"] = value
+                    style_term = style_term + value * self._style_scale[name]
             if self.content_layers:
                 content_term = content_term * (self.content_weight / len(self.content_layers))
-            for name, scale in self._style_scale.items():
-                value = self._layer_style_loss(name, feats[name].float())
-                terms[f"style:{name}"] = value
-                style_term = style_term + value * scale
             style_term = style_term * self.style_weight
         tv_term = tv_loss(image) * self.tv_weight if self.tv_weight > 0 else zero
         terms["content"] = content_term

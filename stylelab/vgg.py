@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -170,11 +170,24 @@ class VGGFeatures(nn.Module):
             :attr:`precision`. Only the layers up to the deepest requested one are computed.
         """
         names = check_layer_names(layers)
+        found = dict(self.iter_features(image, names))
+        return {name: found[name] for name in names}
+
+    def iter_features(self, image: torch.Tensor, layers: str | Iterable[str]) -> Iterator[Tuple[str, torch.Tensor]]:
+        """Yield ``(name, activations)`` for ``layers`` in network order, as the forward pass
+        reaches them, and stop after the deepest one.
+
+        A loss computed on each activation before asking for the next one is recorded in
+        the autograd graph between the network's layers, so the backward pass meets it
+        only when it gets back to that depth: its gradient is not allocated (and held)
+        from the very start of the backward pass. For style transfer at 512 px that saves
+        the size of the largest feature maps at peak.
+        """
+        names = check_layer_names(layers)
         _check_batch(image)
         check_input_size(image.shape[-2], image.shape[-1], names)
         wanted = set(names)
         last = max(LAYER_NAMES.index(name) for name in names)
-        found: Dict[str, torch.Tensor] = {}
         x = self.normalize(image.to(device=self.mean.device, dtype=self.mean.dtype))
         x = x.to(_PRECISIONS[self.precision])
         if self.channels_last:
@@ -186,11 +199,10 @@ class VGGFeatures(nn.Module):
             else:
                 x = module(x)
             if name in wanted:
-                found[name] = x
+                yield name, x
             if index == last:
-                break
+                return
             previous = name
-        return {name: found[name] for name in names}
 
 
 def _check_batch(image: torch.Tensor) -> None:

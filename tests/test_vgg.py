@@ -17,6 +17,15 @@ def test_outputs_in_requested_order_with_shapes(model):
     assert out["relu4_2"].shape == (1, 512, 8, 6)
 
 
+def test_iter_features_yields_in_network_order_and_matches_forward(model):
+    image = torch.rand(1, 3, 40, 40)
+    pairs = list(model.iter_features(image, ["relu4_2", "relu1_1", "pool2"]))
+    assert [name for name, _ in pairs] == ["relu1_1", "pool2", "relu4_2"]
+    out = model(image, ["relu4_2", "relu1_1", "pool2"])
+    for name, value in pairs:
+        assert torch.equal(value, out[name])
+
+
 def test_runs_only_up_to_the_deepest_layer(model):
     called = []
     hooks = [m.register_forward_hook(lambda mod, i, o, n=n: called.append(n)) for n, m in model.layers.named_children()]
