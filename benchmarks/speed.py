@@ -14,12 +14,13 @@ Method (one process, same images, same seeded VGG-19 weights, same layers, same 
    the judge, asked every few steps, scores its image <= L*. Judge time is excluded.
 3. Runs alternate reference / stylelab; medians and ranges are printed of: time to
    target, evaluations to target, seconds per evaluation in steady state, peak memory
-   (measured apart, in 3 fresh processes per implementation: the memory 5 evaluations add
-   at their peak, from Linux's VmHWM high-water mark), and the fraction of this machine's peak
+   (measured apart, in 3 fresh processes each for the reference and both stylelab paths,
+   two at a time: the memory 5 evaluations add at their peak, from Linux's VmHWM
+   high-water mark), and the fraction of this machine's peak
    FLOP rate reached (peak measured here by a large matrix product in the same precision;
    FLOPs per evaluation from the layer shapes).
 4. A strong target (at 256 px by default): the loss the reference *with* a line search
-   reaches in N evaluations, which both stylelab paths must reach too.
+   reaches in 200 evaluations, which both stylelab paths must reach too.
 
 The weights are random unless ``--weights`` names ImageNet or a file: the benchmark
 compares two implementations of one objective, which does not need trained weights.
@@ -32,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -160,7 +162,7 @@ def steady_seconds_per_evaluation(times: List[float]) -> float:
     return statistics.median(gaps)
 
 
-def steady_state(features, content, style, plain_model, fast_model, evaluations: int = 12) -> Dict[str, float]:
+def steady_state(features, content, style, plain_model, fast_model, evaluations: int = 8) -> Dict[str, float]:
     """Seconds per evaluation of each implementation, from its own per-evaluation clock."""
     _, ref_history = reference.run(features, content, style, evaluations=evaluations)
     _, ref_ls_history = reference.run(features, content, style, evaluations=evaluations, line_search=True)
@@ -212,11 +214,17 @@ def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) ->
 
 
 def memory_table(size: int, weights_choice: str, probes: int = 3) -> Dict[str, List[float]]:
-    """Peak memory of every implementation, ``probes`` fresh processes each, interleaved."""
-    table: Dict[str, List[float]] = {name: [] for name in (REF, REF_LS, PLAIN, FAST)}
-    for _ in range(probes):
-        for name in table:
-            table[name].append(peak_memory(name, size, weights_choice))
+    """Peak memory of the reference and both stylelab paths, ``probes`` fresh processes each.
+
+    Two probes run at a time: each is its own process with its own high-water mark, so
+    running them side by side changes their speed, not the memory they measure.
+    """
+    jobs = [name for _ in range(probes) for name in MEMORY_ROWS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        values = list(pool.map(lambda name: peak_memory(name, size, weights_choice), jobs))
+    table: Dict[str, List[float]] = {name: [] for name in MEMORY_ROWS}
+    for name, value in zip(jobs, values):
+        table[name].append(value)
     return table
 
 
@@ -254,6 +262,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--check-every", type=int, default=2, help="ask the judge every N evaluations")
     parser.add_argument("--strong-sizes", type=int, nargs="*", default=[256],
                         help="sizes at which to also time the strong target (default 256)")
+    parser.add_argument("--strong-evaluations", type=int, default=200,
+                        help="evaluations of the reference + line search that set the strong target")
     parser.add_argument("--quick", action="store_true", help="128 px, 60 evaluations, 1 repeat")
     parser.add_argument("--memory-only", action="store_true", help="only the peak-memory table")
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
@@ -261,6 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.evaluations, args.repeats, args.strong_sizes = [128], [60], [1], [128]
+        args.strong_evaluations = 60
 
     if args.memory_probe:
         print(memory_probe(args.memory_probe, args.probe_size, args.weights, args.evaluations[0]))
@@ -315,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f"{name:34} {summary([r.seconds for r in items]):>20} "
                 f"{summary([float(r.evaluations) for r in items], '{:.0f}'):>12} "
                 f"{summary([r.steady for r in items], '{:.3f}'):>22} "
-                f"{summary(memory[name], '{:.0f}'):>12} "
+                f"{summary(memory[name], '{:.0f}') if name in memory else 'as reference':>12} "
                 f"{summary([100 * flops / r.steady / peaks[name] for r in items], '{:.0f}'):>15}"
             )
         print("(s / evaluation: steady state, from each run's own clock. % peak: of the float32 peak, or of the")
@@ -328,7 +339,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         per_eval = statistics.median(r.steady for r in runs[PLAIN]) / statistics.median(r.steady for r in runs[FAST])
         print(f"per-evaluation speed-up of bfloat16 + channels-last over float32: {per_eval:.2f}x\n")
         if size in args.strong_sizes:
-            strong_target(features, content, style, judge, evaluations, plain_model, fast_model, args.check_every)
+            strong_target(features, content, style, judge, args.strong_evaluations, plain_model, fast_model, args.check_every)
     return 0
 
 
@@ -358,6 +369,7 @@ REF = "reference (tutorial)"
 REF_LS = "reference + line search (ablation)"
 PLAIN = "stylelab float32"
 FAST = "stylelab bfloat16 + channels-last"
+MEMORY_ROWS = (REF, PLAIN, FAST)  # the ablation row's memory is the reference's plus a line search
 FAST_PRECISION = "bfloat16"
 
 if __name__ == "__main__":

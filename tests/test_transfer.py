@@ -213,6 +213,35 @@ def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, st
     assert min(searched.history["total"]) < min(plain.history["total"])
 
 
+def test_blocked_gradient_components_are_zeroed_and_the_rest_kept():
+    from stylelab.transfer import _zero_blocked_gradient
+
+    image = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.5, 0.5]).view(1, 1, 2, 3).requires_grad_(True)
+    image.grad = torch.tensor([2.0, -2.0, -3.0, 3.0, 4.0, -4.0]).view(1, 1, 2, 3)
+    _zero_blocked_gradient(image)
+    # At 0 a positive gradient (descent goes below 0) and at 1 a negative one are blocked.
+    assert image.grad.flatten().tolist() == [0.0, -2.0, 0.0, 3.0, 4.0, -4.0]
+
+
+def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model):
+    # The PyTorch tutorial's objective (conv-layer outputs, style weight 1e6) saturates
+    # about 10% of the pixels at 128 px. With the raw gradient the line search then kept
+    # re-evaluating one point (the same loss for 10-200 evaluations in a row, see
+    # transfer._zero_blocked_gradient); with the projected gradient it keeps moving.
+    content = sl.data.example("chelsea", size=128)
+    style = sl.data.example("swirls", size=content.shape[-2:])
+    style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    result = _run(content, style, model, steps=60, content_layers=["conv4_2"], style_weight=1e6,
+                  style_layers=style_layers, content_weight=1.0, tv_weight=0.0)
+    totals = result.history["total"]
+    longest, run = 1, 1
+    for before, after in zip(totals, totals[1:]):
+        run = run + 1 if after == before else 1
+        longest = max(longest, run)
+    assert longest <= 3, f"the loss stayed at one value for {longest} evaluations"
+    assert min(totals) < 0.01 * totals[0]
+
+
 def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model):
     result = _run(content, style, model, steps=30)
     objective = sl.StyleObjective(
