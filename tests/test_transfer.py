@@ -18,6 +18,15 @@ def _run(content, style, model, **kw):
     return sl.stylize(content, style, model=model, **kw)
 
 
+def _default_objective(model, content, style):
+    """stylize()'s objective with its default layers and weights (tv off)."""
+    return sl.StyleObjective(
+        model, content, [sl.resize(style, max(content.shape[-2:]))], content_layers=sl.DEFAULT_CONTENT_LAYERS,
+        style_layers={n: 1.0 for n in sl.DEFAULT_STYLE_LAYERS}, blend=[1.0],
+        content_weight=1.0, style_weight=1e6, tv_weight=0.0,
+    )
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_loss_falls_and_result_is_complete(content, style, model, optimizer):
     result = _run(content, style, model, optimizer=optimizer, steps=12)
@@ -74,11 +83,7 @@ def test_init_choices(content, style, model):
 
 def test_best_image_is_returned(content, style, model):
     result = _run(content, style, model, optimizer="adam", steps=8, lr=0.05)
-    objective = sl.StyleObjective(
-        model, content, [sl.resize(style, max(content.shape[-2:]))], content_layers=sl.DEFAULT_CONTENT_LAYERS,
-        style_layers={n: 1.0 for n in sl.DEFAULT_STYLE_LAYERS}, blend=[1.0],
-        content_weight=1.0, style_weight=1e6, tv_weight=0.0,
-    )
+    objective = _default_objective(model, content, style)
     with torch.no_grad():
         value = objective(result.image)["total"].item()
     assert value == pytest.approx(min(result.history["total"] + [value]), rel=1e-4)
@@ -244,11 +249,7 @@ def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model):
 
 def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model):
     result = _run(content, style, model, steps=30)
-    objective = sl.StyleObjective(
-        model, content, [sl.resize(style, max(content.shape[-2:]))], content_layers=sl.DEFAULT_CONTENT_LAYERS,
-        style_layers={n: 1.0 for n in sl.DEFAULT_STYLE_LAYERS}, blend=[1.0],
-        content_weight=1.0, style_weight=1e6, tv_weight=0.0,
-    )
+    objective = _default_objective(model, content, style)
     with torch.no_grad():
         value = objective(result.image)["total"].item()
     # Pixels are projected onto [0, 1] before each evaluation, so no clamping at the end
