@@ -211,6 +211,14 @@ def _unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], wh
             )
 
 
+def _call_on_copies(function: Callable, tensors: Sequence[torch.Tensor], *, what: str, inputs: str) -> Any:
+    """Call the learner's function on copies of ``tensors``; fail if it changed them."""
+    given = tuple(t.clone() for t in tensors)
+    out = _call(function, *given, what=what, inputs=inputs)
+    _unchanged(tensors, given, what)
+    return out
+
+
 def _require_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
@@ -396,9 +404,7 @@ def check_content_loss(content_loss: Callable[[torch.Tensor, torch.Tensor], torc
     function = _callable(content_loss, "content_loss")
     generated, target = _content_case()
     inputs = "features of shape (1, 3, 4, 5)"
-    given = (generated.clone(), target.clone())
-    out = _call(function, *given, what="content_loss", inputs=inputs)
-    _unchanged((generated, target), given, "content_loss")
+    out = _call_on_copies(function, (generated, target), what="content_loss", inputs=inputs)
     value = _scalar(out, "content_loss", "square the differences")
     diff = generated - target
     n = diff.numel()
@@ -464,9 +470,7 @@ def check_gram_matrix(gram_matrix: Callable[[torch.Tensor], torch.Tensor]) -> st
     features = _gram_case()
     b, c, h, w = features.shape
     inputs = f"features of shape {tuple(features.shape)} (B={b}, C={c}, H={h}, W={w})"
-    given = features.clone()
-    out = _require_tensor(_call(function, given, what="gram_matrix", inputs=inputs), "gram_matrix")
-    _unchanged((features,), (given,), "gram_matrix")
+    out = _require_tensor(_call_on_copies(function, (features,), what="gram_matrix", inputs=inputs), "gram_matrix")
     shape = tuple(out.shape)
     if shape != (b, c, c):
         if shape == (c, c):
@@ -525,9 +529,7 @@ def check_style_loss(style_loss: Callable[[torch.Tensor, torch.Tensor], torch.Te
     features, target = _style_case()
     b, c, h, w = features.shape
     inputs = f"features of shape {tuple(features.shape)} and a target Gram matrix of shape {tuple(target.shape)}"
-    given = (features.clone(), target.clone())
-    out = _call(function, *given, what="style_loss", inputs=inputs)
-    _unchanged((features, target), given, "style_loss")
+    out = _call_on_copies(function, (features, target), what="style_loss", inputs=inputs)
     value = _scalar(out, "style_loss", "square the differences of the two Gram matrices")
     diff = _gram(features) - target
     expected = diff.pow(2).mean()
@@ -658,9 +660,7 @@ def check_tv_loss(tv_loss: Callable[[torch.Tensor], torch.Tensor]) -> str:
     function = _callable(tv_loss, "tv_loss")
     image = _tv_case()
     inputs = f"an image of shape {tuple(image.shape)}"
-    given = image.clone()
-    out = _call(function, given, what="tv_loss", inputs=inputs)
-    _unchanged((image,), (given,), "tv_loss")
+    out = _call_on_copies(function, (image,), what="tv_loss", inputs=inputs)
     value = _scalar(out, "tv_loss", "square the differences of neighbouring pixels")
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
@@ -817,9 +817,7 @@ def check_luminance(luminance: Callable[[torch.Tensor], torch.Tensor]) -> str:
     image = _luminance_case()
     b, _, h, w = image.shape
     inputs = f"an RGB image of shape {tuple(image.shape)}"
-    given = image.clone()
-    out = _require_tensor(_call(function, given, what="luminance", inputs=inputs), "luminance")
-    _unchanged((image,), (given,), "luminance")
+    out = _require_tensor(_call_on_copies(function, (image,), what="luminance", inputs=inputs), "luminance")
     expected = _luma(image)
     shape = tuple(out.shape)
     if shape != (b, 1, h, w):
@@ -892,9 +890,7 @@ def check_guided_gram(guided_gram: Callable[[torch.Tensor, torch.Tensor], torch.
     features, mask = _guided_case()
     b, c, h, w = features.shape
     inputs = f"features of shape {tuple(features.shape)} and a soft mask of shape {tuple(mask.shape)}"
-    given = (features.clone(), mask.clone())
-    out = _require_tensor(_call(function, *given, what="guided_gram", inputs=inputs), "guided_gram")
-    _unchanged((features, mask), given, "guided_gram")
+    out = _require_tensor(_call_on_copies(function, (features, mask), what="guided_gram", inputs=inputs), "guided_gram")
     shape = tuple(out.shape)
     if shape != (b, c, c):
         if shape == (c, c):
