@@ -42,6 +42,14 @@ __all__ = [
 ]
 
 
+def _finish(fig: Figure, title: Optional[str]) -> Figure:
+    """Give ``fig`` its overall title (if any) and a tight layout; return it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     """``(1, 3, H, W)`` or ``(3, H, W)`` tensor -> ``(H, W, 3)`` float array in [0, 1]."""
     tensor = image.detach().float().cpu()
@@ -73,10 +81,7 @@ def show_images(
     for ax, image, label in zip(axes.flat, images, titles):
         ax.imshow(to_numpy_image(image))
         ax.set_title(label, fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def image_grid(
@@ -107,10 +112,7 @@ def image_grid(
                 ax.set_title(col_labels[c], fontsize=10)
             if c == 0:
                 ax.set_ylabel(row_labels[r], fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def top_channels(features: torch.Tensor, k: int) -> list:
@@ -147,10 +149,7 @@ def feature_maps(
     for ax, channel in zip(axes.flat, chosen):
         ax.imshow(maps[channel].numpy(), cmap=cmap)
         ax.set_title(f"ch {channel}\nmean {maps[channel].mean():.2f}", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def gram_heatmap(
@@ -214,10 +213,7 @@ def gram_comparison(
     gram_heatmap(b, ax=axes[1], title=f"Gram matrix: {labels[1]}", max_channels=None, vmin=low, vmax=high)
     gram_heatmap(a - b, ax=axes[2], title=f"difference ({labels[0]} - {labels[1]})", max_channels=None,
                  cmap="RdBu_r", vmin=-spread, vmax=spread)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def png_bytes(item, *, dpi: int = 80) -> bytes:
@@ -386,10 +382,7 @@ def feature_map_grid(
             else:
                 ax.axis("off")
         row[0].set_ylabel(f"{name}\n{maps.shape[0]} x {maps.shape[1]} x {maps.shape[2]}", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def receptive_fields(
@@ -460,10 +453,7 @@ def channel_histograms(
         ax.set_xlabel("value")
         ax.set_ylabel("pixels")
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def responses(
@@ -501,10 +491,7 @@ def responses(
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def intervals(
@@ -567,10 +554,7 @@ def heatmaps(
         bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         if colorbar_label:
             bar.set_label(colorbar_label, fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def images_and_grams(
@@ -596,10 +580,7 @@ def images_and_grams(
         axes[0][c].set_title(label, fontsize=10)
         axes[0][c].axis("off")
         gram_heatmap(crop, ax=axes[1][c], title=f"Gram of {label}", max_channels=None, vmax=vmax)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def grouped_bars(
@@ -728,10 +709,7 @@ def zoom_crops(
         for ax in (whole, crop):
             ax.set_xticks([])
             ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def first_reach(history: Mapping[str, Sequence[float]], level: float, term: str = "total") -> Optional[tuple]:
@@ -784,7 +762,4 @@ def convergence(
         ax.legend(fontsize=9)
     by_eval.set_title("against evaluations")
     by_time.set_title("against wall-clock time")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
