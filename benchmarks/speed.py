@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import reference  # noqa: E402
 
 import stylelab as sl  # noqa: E402
+from stylelab import measure  # noqa: E402
 from stylelab.layers import LAYERS, layer_table  # noqa: E402
 from stylelab.weights import load_weights  # noqa: E402
 
@@ -178,19 +179,6 @@ def steady_state(features, content, style, plain_model, fast_model, evaluations:
     }
 
 
-def _reset_peak_rss() -> None:
-    with open("/proc/self/clear_refs", "w") as handle:  # "5" resets the VmHWM high-water mark
-        handle.write("5")
-
-
-def _status_mib(key: str) -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
 def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) -> float:
     """In this (fresh) process: MiB that ``evaluations`` evaluations of ``name`` add at peak."""
     weights = load_weights(weights_choice)
@@ -200,8 +188,9 @@ def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) ->
     models = {PLAIN: lambda: sl.VGGFeatures(weights),
               FAST: lambda: sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True)}
     model = models[name]() if name in models else None
-    _reset_peak_rss()
-    start = _status_mib("VmRSS")
+    if not measure.reset_peak_rss():
+        raise RuntimeError("peak memory needs Linux's /proc/self/clear_refs")
+    start = measure.current_rss_mib()
     if name == REF:
         reference.run(features, content, style, evaluations=evaluations)
     elif name == REF_LS:
@@ -210,7 +199,7 @@ def memory_probe(name: str, size: int, weights_choice: str, evaluations: int) ->
         sl.stylize(content, style, model=model, content_layers=list(reference.CONTENT_LAYERS),
                    style_layers=list(reference.STYLE_LAYERS), content_weight=1.0, style_weight=1e6,
                    steps=evaluations, progress=False)
-    return _status_mib("VmHWM") - start
+    return measure.peak_rss_mib() - start
 
 
 def memory_table(size: int, weights_choice: str, probes: int = 3) -> Dict[str, List[float]]:

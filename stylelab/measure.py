@@ -33,7 +33,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
-__all__ = ["Measurement", "measure_stylize", "current_rss_mib"]
+__all__ = ["Measurement", "measure_stylize", "current_rss_mib", "reset_peak_rss", "peak_rss_mib"]
 
 
 @dataclass
@@ -92,13 +92,24 @@ def _maxrss_mib() -> float:
     return value / 2**20 if sys.platform == "darwin" else value / 1024.0  # bytes on macOS, KiB on Linux
 
 
-def _reset_peak() -> bool:
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory (Linux's ``VmHWM``) to its current size.
+
+    Returns ``False`` where that is impossible (not Linux): :func:`peak_rss_mib` then
+    reports the peak since the process started.
+    """
     try:
         with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
+            handle.write("5")  # "5" resets the VmHWM high-water mark
         return _proc_status("VmHWM") is not None
     except OSError:
         return False
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB, since :func:`reset_peak_rss` on Linux."""
+    peak = _proc_status("VmHWM")
+    return peak if peak is not None else _maxrss_mib()
 
 
 def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
@@ -111,11 +122,11 @@ def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
         if model.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(model.device)
         start_rss = current_rss_mib() or _maxrss_mib()
-        exact = _reset_peak()
+        exact = reset_peak_rss()
         began = time.perf_counter()
         result = stylize(content, style, model=model, progress=False, **kwargs)
         seconds = time.perf_counter() - began
-        peak = _proc_status("VmHWM") if exact else _maxrss_mib()
+        peak = peak_rss_mib()
         cuda = torch.cuda.max_memory_allocated(model.device) / 2**20 if model.device.type == "cuda" else None
         final = result.history.get("total", [float("nan")])
         scales = result.history.get("scale")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,14 @@ def test_measure_stylize_runs_in_a_fresh_process():
     with pytest.raises(RuntimeError, match="stylize needs a content image"):
         sl.measure.measure_stylize(None, None, weights="random", device="cpu", timeout=300)
     assert torch.isfinite(report.image).all()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_peak_rss_follows_an_allocation_after_a_reset():
+    assert sl.measure.reset_peak_rss()
+    before = sl.measure.peak_rss_mib()
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    grown = sl.measure.peak_rss_mib() - before
+    del block
+    assert 48 < grown < 200
+    assert sl.measure.reset_peak_rss() and sl.measure.peak_rss_mib() < before + grown
