@@ -8,12 +8,14 @@ An entry is keyed by everything that changes the result:
 
 * the pixels of the content, style and (tensor) initial images - hashed after
   :func:`~stylelab.load_image`, so a path and the tensor it holds give the same key;
-* every :func:`~stylelab.stylize` keyword argument that reaches the optimisation
-  (layers and their weights, loss weights, optimiser, steps, learning rate, init, seed,
-  size, style scale and blend), with defaults filled in, so leaving an argument out and
-  passing its default value are the same;
-* the model: its ``weights_source``, ``pooling``, preprocessing, device type and a hash of
-  its weights (two random networks with different seeds are different models);
+* every other :func:`~stylelab.stylize` argument (layers and their weights, loss
+  weights, optimiser, steps, learning rate, init, seed, size, style scale and blend,
+  colour preservation, masks - hashed by their values -, scales, line search), with
+  defaults filled in, so leaving an argument out and passing its default value are the
+  same;
+* the model: its ``weights_source``, ``pooling``, preprocessing, device type, precision,
+  memory layout and a hash of its weights (two random networks with different seeds are
+  different models);
 * the stylelab and torch versions and the cache format.
 
 Arguments that cannot change the image are not part of the key: ``progress`` and
@@ -56,7 +58,7 @@ __all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
 #: where ``.gitignore`` keeps ``.stylelab_cache/`` out of git).
 DEFAULT_FOLDER = ".stylelab_cache"
 #: Bumped whenever the layout of an entry changes; older entries then count as misses.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # stylize() arguments that choose the model (taken from the model itself) or cannot
 # change the result.
@@ -144,6 +146,7 @@ class ResultCache:
         style_list = [] if styles is None else list(styles) if isinstance(styles, (list, tuple)) else [styles]
         content_arg = args.pop("content")
         optimizer = str(args["optimizer"]).lower()
+        args["optimizer"] = optimizer
         settings: Dict[str, Any] = {
             "format": CACHE_FORMAT,
             "stylelab": __version__,
@@ -151,20 +154,13 @@ class ResultCache:
             "content": None if content_arg is None else _image_digest(content_arg),
             "style": [_image_digest(s) for s in style_list] if styles is not None else None,
             "model": model_fingerprint(model),
-            "content_layers": _names(args["content_layers"]),
-            "style_layers": _layer_weights(args["style_layers"]),
-            "content_weight": _float(args["content_weight"]),
-            "style_weight": _float(args["style_weight"]),
-            "tv_weight": _float(args["tv_weight"]),
-            "optimizer": optimizer,
-            "steps": _int(args["steps"]),
-            "lr": _float(_DEFAULT_LR.get(optimizer, 1.0) if args["lr"] is None else args["lr"]),
-            "init": _init(args["init"], content_arg),
-            "seed": _int(args["seed"]),
-            "size": _plain(args["size"]),
-            "style_scale": _float(args["style_scale"]),
-            "style_blend": _plain(args["style_blend"]),
+            "lr": _float(_DEFAULT_LR.get(optimizer, 1.0) if args.pop("lr") is None else bound.arguments["lr"]),
+            "init": _init(args.pop("init"), content_arg),
         }
+        # Every other argument is part of the key, so a new stylize() option can never be
+        # forgotten here; a few need their own normal form.
+        for name, value in args.items():
+            settings[name] = _NORMALISERS.get(name, _plain)(value)
         return settings
 
     # ------------------------------------------------------------------ storage
@@ -267,13 +263,14 @@ class ResultCache:
 
 def model_fingerprint(model: VGGFeatures) -> Dict[str, str]:
     """What identifies a model's behaviour: weights source, pooling, preprocessing, device
-    type and a SHA-256 of its weights (computed once per model object)."""
+    type, precision, memory layout and a SHA-256 of its weights (computed once per model
+    object)."""
     digest = _weight_digests.get(model)
     if digest is None:
         hasher = hashlib.sha256()
         for name, tensor in model.state_dict().items():
             hasher.update(name.encode("utf-8"))
-            hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            hasher.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
         digest = hasher.hexdigest()
         _weight_digests[model] = digest
     return {
@@ -281,6 +278,8 @@ def model_fingerprint(model: VGGFeatures) -> Dict[str, str]:
         "pooling": str(model.pooling),
         "preprocessing": str(model.preprocessing),
         "device": model.device.type,
+        "precision": str(model.precision),
+        "channels_last": bool(model.channels_last),
         "weights_sha256": digest,
     }
 
@@ -291,8 +290,12 @@ def _key_of(settings: Dict[str, Any]) -> str:
 
 
 def _image_digest(source: Any) -> str:
-    image = load_image(source)
-    array = image.detach().cpu().contiguous().numpy()
+    return _array_digest(load_image(source))
+
+
+def _array_digest(value: Any) -> str:
+    """SHA-256 of a tensor's or array's shape and float32 values."""
+    array = torch.as_tensor(value).detach().float().cpu().contiguous().numpy()
     hasher = hashlib.sha256(str(tuple(array.shape)).encode("ascii"))
     hasher.update(array.tobytes())
     return hasher.hexdigest()
@@ -309,6 +312,13 @@ def _layer_weights(layers: Any) -> list:
     if hasattr(layers, "items"):
         return [[str(name), _float(weight)] for name, weight in layers.items()]
     return [[str(name), 1.0] for name in layers]
+
+
+def _masks(masks: Any) -> Any:
+    if masks is None:
+        return None
+    return [None if m is None else _array_digest(m) if isinstance(m, (torch.Tensor, np.ndarray)) else _image_digest(m)
+            for m in masks]
 
 
 def _init(init: Any, content: Any) -> Any:
@@ -336,9 +346,18 @@ def _int(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return _array_digest(value)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return _int(value) if isinstance(value, (int, np.integer)) else _float(value)
+    return _int(value)  # 1, 1.0 and 1e0 are one setting
+
+
+_NORMALISERS = {
+    "content_layers": _names,
+    "style_layers": _layer_weights,
+    "masks": _masks,
+}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -69,7 +69,19 @@ CHANGES = {
     "seed": 1,
     "size": 40,
     "style_scale": 0.8,
+    "style_blend": [1.0],
+    "preserve_color": "luminance",
+    "masks": [torch.ones(48, 48)],
+    "scales": [24, 48],
+    "line_search": False,
 }
+
+
+def test_every_stylize_argument_is_tried():
+    import inspect
+
+    not_keyed = {"content", "style", "model", "weights", "pooling", "device", "callback", "progress"}
+    assert set(inspect.signature(sl.stylize).parameters) - not_keyed == set(CHANGES)
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))
@@ -94,6 +106,16 @@ def test_pixels_weights_and_model_change_the_key(cache, content, style, model):
     assert other_seed.weights_source == model.weights_source  # only the weights' hash tells them apart
     assert cache.key(content, style, model=other_seed, **SMALL) != base
     assert cache.key(content, style, model=model.with_pooling("max"), **SMALL) == base
+    half = torch.zeros(48, 48)
+    half[:, :24] = 1
+    assert cache.key(content, style, model=model, masks=[half], **SMALL) != \
+        cache.key(content, style, model=model, masks=[torch.ones(48, 48)], **SMALL)
+
+
+def test_precision_and_layout_change_the_key(cache, content, style):
+    plain = sl.VGGFeatures(weights="random", device="cpu")
+    fast = sl.VGGFeatures(weights="random", device="cpu", precision="bfloat16", channels_last=True)
+    assert cache.key(content, style, model=plain, **SMALL) != cache.key(content, style, model=fast, **SMALL)
 
 
 def test_version_is_part_of_the_key(cache, content, style, model, monkeypatch):
