@@ -36,7 +36,7 @@ from .data import example_path, names
 from .errors import StyleLabError
 from .images import load_image
 from .layers import LAYER_NAMES, layer_table, spec
-from .losses import gram_matrix, style_loss
+from .losses import gram_matrix
 from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransferResult, stylize
 from .vgg import VGGFeatures
 
@@ -152,10 +152,11 @@ class ImagePicker:
         from PIL import Image, UnidentifiedImageError
 
         try:
+            # Opening reads only the header: load_image checks the pixel count (the
+            # decompression-bomb limit) before anything is decoded.
             picture = Image.open(io.BytesIO(bytes(content)))
-            picture.load()
             tensor = load_image(picture, self.size)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
             detail = str(exc) if isinstance(exc, StyleLabError) else "Pillow cannot read it"
             self._report(f"{name!r} could not be used as an image ({detail}); upload a PNG or JPEG file.")
             return None
@@ -382,10 +383,8 @@ class GramExplorer(_Explorer):
 
     def style_loss_value(self) -> float:
         """``mean((G_A - G_B)^2)`` at the selected layer: :func:`stylelab.style_loss`, = 4 E_l."""
-        with torch.no_grad():
-            image = self.left.image().to(self.model.device)
-            feats = self.model(image, [self.layer.value])[self.layer.value].float()
-            return float(style_loss(feats, self.gram(self.right).to(feats.device)))
+        # style_loss(features, target) is this mean over the two (cached) Gram matrices.
+        return float(torch.mean((self.gram(self.left) - self.gram(self.right)) ** 2))
 
     def update(self) -> None:
         """Recompute the heatmaps and the loss for the current images and layer."""

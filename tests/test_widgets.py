@@ -145,6 +145,20 @@ def test_feature_map_explorer_reports_a_bad_upload_without_raising(explorer):
     assert explorer.image.dropdown.options == options and explorer.image.label == "chelsea"
 
 
+def test_a_decompression_bomb_upload_is_refused_before_decoding(explorer):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    # A PNG header that claims 100000 x 100000 pixels: refused from the header alone.
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    explorer.image.upload.value = (upload_entry("bomb.png", bomb),)
+    assert "'bomb.png' could not be used as an image" in explorer.status.value
+    assert explorer.image.label == "chelsea"
+
+
 def test_feature_map_explorer_reports_an_image_too_small_for_a_layer(model):
     explorer = widgets.FeatureMapExplorer(model, {"tiny": torch.rand(1, 3, 8, 8)}, size=8)
     maps = explorer.maps.value
