@@ -70,7 +70,7 @@ def main() -> int:
             print(f"  {name} could not finish: {exc}")
             continue
         height, width = report.image.shape[-2:]
-        cost = sum(s["evaluations"] * s["size"][0] * s["size"][1] for s in report.config["stages"]) / (height * width)
+        cost = sl.scales.pixel_cost(report) / (height * width)
         rows.append((name, options, report, cost))
         print(f"  {report}")
         for stage in report.config["stages"]:

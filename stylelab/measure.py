@@ -114,6 +114,7 @@ def peak_rss_mib() -> float:
 
 def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
     try:
+        from .scales import final_scale_losses
         from .transfer import stylize
         from .vgg import VGGFeatures
 
@@ -129,8 +130,7 @@ def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
         peak = peak_rss_mib()
         cuda = torch.cuda.max_memory_allocated(model.device) / 2**20 if model.device.type == "cuda" else None
         final = result.history.get("total", [float("nan")])
-        scales = result.history.get("scale")
-        at_final_size = [v for v, s in zip(final, scales) if s == max(scales)] if scales else final
+        at_final_size = final_scale_losses(result.history) if "total" in result.history else final
         queue.put(
             {
                 "seconds": seconds,

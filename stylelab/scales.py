@@ -22,13 +22,13 @@ style image for :func:`~stylelab.stylize`.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Mapping, Sequence, Tuple, Union
 
 import torch
 
 from .images import load_image, target_size
 
-__all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "combine_scales", "FINE_LAYERS"]
+__all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_scale_losses", "combine_scales", "FINE_LAYERS"]
 
 #: The layers that carry the fine scale in :func:`combine_scales`.
 FINE_LAYERS = ("relu1_1", "relu2_1")
@@ -84,6 +84,20 @@ def pixel_cost(result) -> int:
     Divide by the final size's pixels to count it in full-size evaluations.
     """
     return sum(int(stage["evaluations"]) * int(stage["size"][0]) * int(stage["size"][1]) for stage in result.config["stages"])
+
+
+def final_scale_losses(history: Mapping[str, Sequence[float]], key: str = "total") -> List[float]:
+    """The ``key`` losses of a :func:`~stylelab.stylize` history evaluated at the last scale.
+
+    A coarse-to-fine history runs on across the scales (``history["scale"]`` names each
+    evaluation's size); losses at different sizes are not comparable, so compare runs by
+    these. Without scales, the whole history.
+    """
+    scales = history.get("scale")
+    if not scales:
+        return list(history[key])
+    final = max(scales)
+    return [value for value, scale in zip(history[key], scales) if scale == final]
 
 
 def combine_scales(

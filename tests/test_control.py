@@ -22,17 +22,6 @@ def _run(content, style, model, **kw):
     return sl.stylize(content, style, model=model, **kw)
 
 
-def _cost(result):
-    """Deterministic compute: evaluations times pixels, summed over the scales."""
-    return sl.scales.pixel_cost(result)
-
-
-def _final_scale_losses(result):
-    history = result.history
-    if "scale" not in history:
-        return history["total"]
-    final = max(history["scale"])
-    return [v for v, s in zip(history["total"], history["scale"]) if s == final]
 
 
 def _left_half(shape):
@@ -281,9 +270,9 @@ def test_coarse_to_fine_reaches_a_lower_loss_for_the_same_compute(model):
     single = _run(content, style, model, steps=10)
     coarse_to_fine = _run(content, style, model, scales=(32, 64), steps=(16, 5))
     assert coarse_to_fine.image.shape == single.image.shape == content.shape
-    assert _cost(coarse_to_fine) <= _cost(single)
+    assert sl.scales.pixel_cost(coarse_to_fine) <= sl.scales.pixel_cost(single)
     # Both final-scale losses come from the same objective at 43x64 pixels.
-    assert min(_final_scale_losses(coarse_to_fine)) < 0.8 * min(_final_scale_losses(single))
+    assert min(sl.scales.final_scale_losses(coarse_to_fine.history)) < 0.8 * min(sl.scales.final_scale_losses(single.history))
 
 
 def test_coarse_to_fine_result_records_every_scale(content, style, model):
@@ -296,13 +285,13 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model):
     assert [stage["size"] for stage in result.config["stages"]] == [[16, 24], [32, 48]]
     assert result.history["scale"] == [24.0] * 3 + [48.0] * 2
     assert result.evaluations == 5 and 1 <= result.steps <= 5 and len(result.history["total"]) == 5
-    assert _cost(result) == 3 * 16 * 24 + 2 * 32 * 48
+    assert sl.scales.pixel_cost(result) == 3 * 16 * 24 + 2 * 32 * 48
     assert result.history["time"] == sorted(result.history["time"])
     assert "Coarse-to-fine at 24/48 px" in result.message
     same = _run(content, style, model, scales=[48], steps=3)
     plain = _run(content, style, model, steps=3)
     assert torch.equal(same.image, plain.image)
-    assert _cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
+    assert sl.scales.pixel_cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
 
 
 def test_masks_follow_the_image_through_the_scales(content, style, model):
@@ -365,3 +354,9 @@ def test_combine_scales_takes_fine_texture_and_keeps_coarse_layout(model):
 
     assert layout_correlation(fine, coarse) < 0.2
     assert layout_correlation(mixed, coarse) > 0.5
+
+
+def test_final_scale_losses_keep_only_the_last_scale():
+    history = {"total": [5.0, 4.0, 3.0, 2.0], "scale": [16, 16, 32, 32]}
+    assert sl.scales.final_scale_losses(history) == [3.0, 2.0]
+    assert sl.scales.final_scale_losses({"total": [1.0, 0.5]}) == [1.0, 0.5]
