@@ -86,7 +86,6 @@ class VGGFeatures(nn.Module):
         self.weights_note: str = loaded.note
         self.preprocessing: str = loaded.preprocessing
         self.pooling: str = pooling
-        self._loaded = loaded
         modules: "OrderedDict[str, nn.Module]" = OrderedDict()
         for layer in LAYERS:
             if layer.kind == "conv":
@@ -141,9 +140,19 @@ class VGGFeatures(nn.Module):
         return text
 
     def with_pooling(self, pooling: str) -> "VGGFeatures":
-        """A copy with another pooling type and the same weights (no reload) and settings."""
+        """A copy with another pooling type and the same weights and settings.
+
+        The weights are taken from this model's convolutions (nothing is read from disk,
+        and no second copy is kept for the model's lifetime).
+        """
+        state = {
+            f"{name}.{part}": getattr(module, part).detach().float().cpu()
+            for name, module in self.layers.named_children() if isinstance(module, nn.Conv2d)
+            for part in ("weight", "bias")
+        }
+        weights = VGGWeights(state=state, source=self.weights_source, preprocessing=self.preprocessing, note=self.weights_note)
         return VGGFeatures(
-            self._loaded, pooling=pooling, device=self.device, precision=self.precision, channels_last=self.channels_last
+            weights, pooling=pooling, device=self.device, precision=self.precision, channels_last=self.channels_last
         )
 
     # ------------------------------------------------------------------ computation
