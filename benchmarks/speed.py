@@ -93,7 +93,6 @@ def flops_per_evaluation(height: int, width: int, style_layers: List[str], conte
 class Run:
     seconds: float
     evaluations: int
-    seconds_per_evaluation: float  # time to target / evaluations, setup included
     loss: float
     reached: bool = True
     steady: float = float("nan")  # seconds per evaluation in steady state
@@ -123,7 +122,7 @@ def run_reference(features, content, style, judge, evaluations: int) -> Run:
     start = time.perf_counter()
     image, history = reference.run(features, content, style, evaluations=evaluations)
     seconds = time.perf_counter() - start
-    run = Run(seconds, evaluations, seconds / evaluations, judge(image))
+    run = Run(seconds, evaluations, judge(image))
     run.start_loss = history["total"][0]
     return run
 
@@ -136,15 +135,15 @@ def run_to_target(label: str, go: Callable[[TargetWatch], int], judge, target: f
     seconds = time.perf_counter() - start - watch.judge_seconds
     if not watch.reached:
         print(f"    ({label} did not reach the target: {watch.loss:.4g} > {target:.4g})")
-    return Run(seconds, evaluations, seconds / max(evaluations, 1), watch.loss, watch.reached)
+    return Run(seconds, evaluations, watch.loss, watch.reached)
 
 
-def stylelab_runner(model: sl.VGGFeatures, content, style, max_steps: int, options: Dict) -> Callable[[TargetWatch], int]:
+def stylelab_runner(model: sl.VGGFeatures, content, style, max_steps: int) -> Callable[[TargetWatch], int]:
     def go(watch: TargetWatch) -> int:
         result = sl.stylize(
             content, style, model=model, content_layers=list(reference.CONTENT_LAYERS),
             style_layers=list(reference.STYLE_LAYERS), content_weight=1.0, style_weight=1e6,
-            steps=max_steps, callback=watch, progress=False, **options,
+            steps=max_steps, callback=watch, progress=False,
         )
         return result.evaluations
     return go
@@ -277,11 +276,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     plain_model = sl.VGGFeatures(weights)
     fast_model = sl.VGGFeatures(weights, precision=FAST_PRECISION, channels_last=True)
-    fp32_peak = peak_flops(torch.float32)
-    fast_peak = peak_flops(torch.bfloat16) if FAST_PRECISION == "bfloat16" else fp32_peak
+    fp32_peak, bf16_peak = peak_flops(torch.float32), peak_flops(torch.bfloat16)
+    fast_peak = bf16_peak if FAST_PRECISION == "bfloat16" else fp32_peak
     peaks = {REF: fp32_peak, REF_LS: fp32_peak, PLAIN: fp32_peak, FAST: fast_peak}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, weights={weights.source}")
-    print(f"peak matmul: float32 {fp32_peak / 1e9:.0f} GFLOP/s, bfloat16 {peak_flops(torch.bfloat16) / 1e9:.0f} GFLOP/s\n")
+    print(f"peak matmul: float32 {fp32_peak / 1e9:.0f} GFLOP/s, bfloat16 {bf16_peak / 1e9:.0f} GFLOP/s\n")
 
     for size, evaluations, repeats in zip(args.sizes, args.evaluations, args.repeats):
         content = sl.data.example(CONTENT, size)
@@ -298,8 +297,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             budget = 4 * evaluations
             contenders = {
                 REF_LS: reference_line_search_runner(features, content, style, budget),
-                PLAIN: stylelab_runner(plain_model, content, style, budget, {}),
-                FAST: stylelab_runner(fast_model, content, style, budget, {}),
+                PLAIN: stylelab_runner(plain_model, content, style, budget),
+                FAST: stylelab_runner(fast_model, content, style, budget),
             }
             for name, go in contenders.items():
                 mine = run_to_target(name, go, judge, ref.loss, (height, width), args.check_every)
@@ -346,7 +345,7 @@ def strong_target(features, content, style, judge, evaluations, plain_model, fas
     print(f"-- strong target: the reference + line search reaches L** = {target:.5g} in {evaluations} "
           f"evaluations, {ref_seconds:.1f} s")
     for name, model in ((PLAIN, plain_model), (FAST, fast_model)):
-        run = run_to_target(name, stylelab_runner(model, content, style, 4 * evaluations, {}), judge, target,
+        run = run_to_target(name, stylelab_runner(model, content, style, 4 * evaluations), judge, target,
                             (height, width), every)
         status = "reached" if run.reached else "NOT reached"
         print(f"   {name}: {status} in {run.seconds:.1f} s and {run.evaluations} evaluations "

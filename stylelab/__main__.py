@@ -95,10 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.content or not (args.style or args.styles) or not args.output:
             parser.error("give CONTENT, STYLE and -o OUTPUT (or --download-weights)")
         return _run(args)
-    except StyleLabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+    except (StyleLabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -73,11 +73,7 @@ def edge(size: Size = 128, *, angle: float = 0.0, low: float = 0.0, high: float 
     height, width = _hw(size)
     _check_level("low", low)
     _check_level("high", high)
-    if angle == 0.0:
-        values = torch.full((height, width), float(low))
-        values[:, width // 2 :] = float(high)
-    else:
-        values = torch.where(_along(height, width, angle) >= 0, float(high), float(low))
+    values = torch.where(_along(height, width, angle) >= 0, float(high), float(low))
     return _grey(values)
 
 

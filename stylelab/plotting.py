@@ -402,8 +402,9 @@ def receptive_fields(
     """
     from matplotlib.patches import Rectangle
 
-    from .layers import layer_table
+    from .layers import check_layer_names, layer_table
 
+    layers = check_layer_names(layers)  # before any figure exists; suggests close names
     height, width = image.shape[-2:]
     fields = {row["name"]: row["receptive_field"] for row in layer_table(height, width)}
     cy, cx = centre if centre is not None else (height / 2, width / 2)
@@ -414,8 +415,6 @@ def receptive_fields(
     ax.imshow(to_numpy_image(image))
     colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, len(layers)))
     for name, colour in zip(layers, colours):
-        if name not in fields:
-            raise ValueError(f"{name!r} is not a VGG-19 layer name.")
         side = fields[name]
         ax.add_patch(Rectangle((cx - side / 2, cy - side / 2), side, side, fill=False, lw=2, color=colour,
                                label=f"{name}: {side} px"))

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -247,7 +247,7 @@ def stylize(
     style_scale = _check_positive("style_scale", style_scale)
     preserve_color = _check_preserve_color(preserve_color)
     content_names = check_layer_names(content_layers)
-    style_map = _style_layer_weights(style_layers)
+    style_map = style_layer_weights(style_layers)
 
     if content is None and style is None:
         raise ValueError("stylize needs a content image, a style image, or both; both are None.")
@@ -667,7 +667,12 @@ def _check_positive(name: str, value: Any) -> float:
     return number
 
 
-def _style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, float]]) -> Dict[str, float]:
+def style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, float]]) -> Dict[str, float]:
+    """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
+
+    Raises :class:`~stylelab.LayerNameError` for an unknown name and ``ValueError`` for a
+    weight that is not a finite number >= 0.
+    """
     if isinstance(style_layers, Mapping):
         names = check_layer_names(list(style_layers))
         weights = {name: _check_weight(f"the weight of style layer {name}", style_layers[name]) for name in names}

@@ -37,7 +37,7 @@ from .errors import StyleLabError
 from .images import load_image
 from .layers import LAYER_NAMES, layer_table, spec
 from .losses import gram_matrix
-from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransferResult, stylize
+from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransferResult, style_layer_weights, stylize
 from .vgg import VGGFeatures
 
 __all__ = ["FeatureMapExplorer", "GramExplorer", "StylePlayground", "ImagePicker"]
@@ -467,7 +467,7 @@ class StylePlayground(_Explorer):
         content: str = "chelsea",
         style: str = "swirls",
     ) -> None:
-        weights = dict(style_layers) if isinstance(style_layers, Mapping) else {n: 1.0 for n in style_layers}
+        weights = style_layer_weights(style_layers)
         offered = list(_PLAYGROUND_LAYERS) + [n for n in weights if n not in _PLAYGROUND_LAYERS]
         content_offered = list(_CONTENT_CHOICES) + ([content_layer] if content_layer not in _CONTENT_CHOICES else [])
         for name in offered + [content_layer]:
@@ -546,11 +546,7 @@ class StylePlayground(_Explorer):
 
         Layers without a checkbox yet (e.g. ``relu1_2``) get one, in network order.
         """
-        weights = dict(layers) if isinstance(layers, Mapping) else {n: 1.0 for n in ([layers] if isinstance(layers, str) else layers)}
-        for name, weight in weights.items():
-            spec(name)
-            if not isinstance(weight, (int, float)) or weight < 0:
-                raise ValueError(f"The weight of style layer {name} must be a number >= 0, not {weight!r}.")
+        weights = style_layer_weights(layers)
         for name in weights:
             if name not in self.layer_boxes:
                 self._add_layer_controls(name, True, 1.0)

@@ -346,3 +346,10 @@ def test_explorers_accept_any_file_name_and_bound_their_memory(model):
     gram = widgets.GramExplorer(model, ["chelsea"], size=32)
     gram.left.upload.value = (upload_entry("a$\\alph$.png", png_file((0, 255, 0))),)
     assert "'upload: a$\\alph$.png'" in gram.loss.value
+
+
+def test_playground_takes_one_layer_name_and_checks_weights(model):
+    one = widgets.StylePlayground(model, size=32, style_layers="relu3_1")
+    assert one.style_layer_weights() == {"relu3_1": 1.0}
+    with pytest.raises(ValueError, match=">= 0"):
+        widgets.StylePlayground(model, size=32, style_layers={"relu1_1": float("nan")})
