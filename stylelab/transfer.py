@@ -275,8 +275,7 @@ def stylize(
             "style_blend mixes the styles everywhere."
         )
     blend = _blend_weights(style_blend, len(style_list))
-    longest = round(max(height, width) * style_scale)
-    style_images = [load_image(s, longest) for s in style_list]
+    style_images = [load_image(s, _style_side((height, width), style_scale)) for s in style_list]
     mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
     model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
@@ -352,7 +351,7 @@ def _check_stage_sizes(
         what = "this image" if scale is None else f"the image at scale {scale}"
         check_input_size(*shape, content_layers + style_layers, what=what)
         for index, image in enumerate(styles):
-            style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], round(max(shape) * style_scale))
+            style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], _style_side(shape, style_scale))
             label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
             check_input_size(*style_shape, style_layers, what=label)
 
@@ -385,16 +384,8 @@ def _run_stages(
     """Run :func:`_optimize` once per scale, each starting from the previous result upsampled."""
     results: List[StyleTransferResult] = []
     done = 0
-    for index, (shape, steps) in enumerate(zip(sizes, steps_list)):
-        content = inputs["content"]
-        styles = inputs["styles"]
-        if len(sizes) > 1:  # each scale sees the images at its own size
-            content = resize(content, shape) if content is not None else None
-            longest = round(max(shape) * inputs["style_scale"])
-            styles = [resize(s, longest) for s in styles]
-        masks = None
-        if inputs["masks"] is not None:
-            masks = [resize_mask(m, shape) for m in inputs["masks"]]
+    stages = [_stage_images(inputs, shape, several=len(sizes) > 1) for shape in sizes]
+    for index, (steps, (content, styles, masks)) in enumerate(zip(steps_list, stages)):
         objective = StyleObjective(
             inputs["model"],
             content,
@@ -416,7 +407,8 @@ def _run_stages(
         if result.status != "completed":
             break
         if index + 1 < len(sizes):
-            start = _next_start(result.image, sizes[index + 1], inputs["content"], inputs["masks"])
+            next_content, _, next_masks = stages[index + 1]
+            start = _next_start(result.image, sizes[index + 1], next_content, next_masks)
     config["stages"] = [
         {"size": list(r.image.shape[-2:]), "steps": r.steps, "evaluations": r.evaluations,
          "seconds": r.seconds, "status": r.status}
@@ -425,16 +417,36 @@ def _run_stages(
     return results[0] if len(sizes) == 1 else _merge_stages(results, sizes, config)
 
 
+def _style_side(shape: Sequence[int], style_scale: float) -> int:
+    """Longest side of the style images for an output of ``shape``: ``style_scale`` times its own."""
+    return round(max(shape) * style_scale)
+
+
+def _stage_images(inputs: Dict[str, Any], shape: tuple, several: bool) -> tuple:
+    """``(content, styles, masks)`` as one scale of a run sees them, at ``shape``.
+
+    With a single scale the content and styles are already at their size; masks are
+    always brought to the image's size (and later to each layer's, by the objective).
+    """
+    content, styles = inputs["content"], inputs["styles"]
+    if several:
+        content = resize(content, shape) if content is not None else None
+        styles = [resize(s, _style_side(shape, inputs["style_scale"])) for s in styles]
+    masks = None if inputs["masks"] is None else [resize_mask(m, shape) for m in inputs["masks"]]
+    return content, styles, masks
+
+
 def _next_start(
     image: torch.Tensor, shape: tuple, content: Optional[torch.Tensor], masks: Optional[List[torch.Tensor]]
 ) -> torch.Tensor:
     """The previous scale's result upsampled to ``shape``; where no mask asks for style, the
-    sharp content itself (upsampling would otherwise leave the kept photo blurred)."""
+    sharp content itself (upsampling would otherwise leave the kept photo blurred).
+    ``content`` and ``masks`` are the next scale's, already at ``shape``."""
     start = resize(image, shape)
     if masks is None or content is None:
         return start
-    covered = torch.stack([resize_mask(m, shape) for m in masks]).sum(dim=0).clamp(0.0, 1.0)
-    return covered * start + (1.0 - covered) * resize(content, shape)
+    covered = torch.stack(masks).sum(dim=0).clamp(0.0, 1.0)
+    return covered * start + (1.0 - covered) * content
 
 
 def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config: Dict[str, Any]) -> StyleTransferResult:
