@@ -143,8 +143,13 @@ class _NotAttempted(Exception):
         self.message = message
 
 
-def _call(function: Callable, *args: Any, what: str, inputs: str) -> Any:
-    """Call the learner's function; turn its exceptions into verdicts."""
+def _call(function: Callable, *args: Any, what: str, inputs: str, hints: Sequence[tuple] = ()) -> Any:
+    """Call the learner's function; turn its exceptions into verdicts.
+
+    ``hints``: ``(phrase, mistake, message)`` triples for errors specific to one exercise,
+    tried first: an error whose first line holds ``phrase`` is reported as ``mistake``
+    with ``message`` (where ``{text}`` stands for PyTorch's words).
+    """
     try:
         return function(*args)
     except NotImplementedError:
@@ -162,6 +167,9 @@ def _call(function: Callable, *args: Any, what: str, inputs: str) -> Any:
         ) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any learner error becomes a verdict
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        for phrase, mistake, message in hints:
+            if phrase in text:
+                raise _Fail(mistake, message.replace("{text}", text)) from None
         if "in-place operation" in text or "modified by an inplace operation" in text:
             raise _Fail(
                 "modifies_input",
@@ -734,20 +742,12 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     optimizer = torch.optim.SGD([image], lr=_STEP_LR)
     image.grad = torch.full_like(start, _STALE)  # a gradient left over from a previous step
     inputs = "an image of shape (1, 3, 4, 4), an SGD optimizer and a squared-error loss"
-    try:
-        returned = function(image, optimizer, loss_fn)
-    except NotImplementedError:
-        raise _NotAttempted("your optimization_step still raises NotImplementedError: replace that line with your "
-                            "code, run its cell again, then run this check.") from None
-    except (Exception, SystemExit) as exc:  # noqa: BLE001
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "leaf Variable that requires grad" in text:
-            raise _Fail("clamp_without_no_grad", "PyTorch refused to change the image in place while recording "
-                        "gradients. Wrap the clamp in torch.no_grad(): with torch.no_grad(): image.clamp_(0, 1).") from None
-        if "does not require grad" in text:
-            raise _Fail("raised_error", f"PyTorch said: {text}. The loss was computed without a graph: do not "
-                        "wrap loss_fn(image) in torch.no_grad() or detach the image.") from None
-        raise _Fail("raised_error", f"calling your optimization_step on {inputs} raised {type(exc).__name__}: {text}") from None
+    returned = _call(function, image, optimizer, loss_fn, what="optimization_step", inputs=inputs, hints=(
+        ("leaf Variable that requires grad", "clamp_without_no_grad", "PyTorch refused to change the image in place "
+         "while recording gradients. Wrap the clamp in torch.no_grad(): with torch.no_grad(): image.clamp_(0, 1)."),
+        ("does not require grad", "raised_error", "PyTorch said: {text}. The loss was computed without a graph: do "
+         "not wrap loss_fn(image) in torch.no_grad() or detach the image."),
+    ))
     true_grad = 2 * (start - target)
     after = image.detach()
     moved = not torch.allclose(after, start)
