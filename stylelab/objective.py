@@ -32,7 +32,6 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .layers import LAYER_NAMES, spec
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
@@ -82,8 +81,9 @@ class StyleObjective:
         use_style = len(styles) > 0 and self.style_weight > 0
         self.content_layers: List[str] = list(content_layers) if use_content else []
         self.style_layers: Dict[str, float] = dict(style_layers) if use_style else {}
+        arch = model.architecture
         wanted = set(self.content_layers) | set(self.style_layers)
-        self.layers: List[str] = [name for name in LAYER_NAMES if name in wanted]
+        self.layers: List[str] = arch.ordered(wanted) if wanted else []
         with torch.no_grad():
             self.content_targets: Dict[str, torch.Tensor] = {}
             if self.content_layers:
@@ -100,7 +100,7 @@ class StyleObjective:
                         gram = gram_matrix(value.float()) * float(weight)
                         self.style_targets[name] = self.style_targets.get(name, 0) + gram
         # 1 / N_l^2 of the reference implementation, folded into each layer's weight.
-        self._style_scale = {name: w / spec(name).out_channels ** 2 for name, w in self.style_layers.items()}
+        self._style_scale = {name: w / arch.spec(name).out_channels ** 2 for name, w in self.style_layers.items()}
 
     def _set_region_targets(self, styles: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> None:
         """Per layer, a list of ``(mask at the layer's resolution, style Gram matrix)``."""

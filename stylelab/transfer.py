@@ -51,7 +51,7 @@ import torch
 from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, match_color_histogram, match_luminance
 from .errors import ImageLoadError
 from .images import load_image, resize, save_image, target_size, to_pil
-from .layers import check_input_size, check_layer_names
+from .layers import Architecture, check_layer_names
 from .masks import prepare_masks, resize_mask
 from .objective import StyleObjective
 from .scales import check_scales, stage_sizes, stage_steps
@@ -167,6 +167,7 @@ def stylize(
     model: Optional[VGGFeatures] = None,
     weights: Optional[str] = None,
     pooling: str = "max",
+    normalize: Union[bool, str, None] = None,
     device: Optional[str] = None,
     callback: Optional[Callback] = None,
     progress: bool = True,
@@ -217,7 +218,11 @@ def stylize(
             upsampled, starts the next. The last scale is the output size (it sets
             ``size`` when that is not given).
         model: a :class:`~stylelab.VGGFeatures` to reuse; otherwise one is built from
-            ``weights``, ``pooling`` and ``device``.
+            ``weights``, ``pooling``, ``normalize`` and ``device``.
+        normalize: use Gatys et al.'s normalised network (every filter's mean activation
+            rescaled to 1, see :mod:`stylelab.normalization`): ``True``, ``False`` or
+            ``"auto"`` (Caffe-preprocessed networks only, see :class:`~stylelab.VGGFeatures`).
+            ``None``: the model's own setting, or ``"auto"`` for a model built here.
         callback: ``callback(evaluation, image, losses)`` after every evaluation, with
             the image just evaluated ``(1, 3, H, W)`` clamped to [0, 1] and its loss
             values; returning ``True`` stops the run (the best image is kept). With
@@ -278,11 +283,13 @@ def stylize(
     style_images = [load_image(s, _style_side((height, width), style_scale)) for s in style_list]
     mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
-    model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
+    model = _model(model, weights, pooling, normalize, device)
     device_used = model.device
+    content_names = model.architecture.check_layer_names(content_names)
+    model.architecture.check_layer_names(list(style_map))
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
     active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
-    _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style)
+    _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style, model.architecture)
 
     # Colour control changes what the network sees (grey images, or recoloured styles).
     net_content, net_styles = _color_inputs(preserve_color, content_image, style_images)
@@ -304,6 +311,8 @@ def stylize(
         "masks": None if mask_list is None else len(mask_list),
         "scales": scale_list,
         "weights": model.weights_source,
+        "network": model.architecture.name,
+        "normalized": model.normalized,
         "pooling": model.pooling,
         "device": str(device_used),
     }
@@ -330,6 +339,23 @@ def stylize(
 # --------------------------------------------------------------------------- control
 
 
+def _model(
+    model: Optional[VGGFeatures], weights: Optional[str], pooling: str, normalize: Union[bool, str, None],
+    device: Optional[str],
+) -> VGGFeatures:
+    """The model given (checked against ``normalize``), or one built from the settings."""
+    if model is None:
+        return VGGFeatures(weights=weights, pooling=pooling, device=device, normalize="auto" if normalize is None else normalize)
+    wanted = model.preprocessing == "caffe" if normalize == "auto" else normalize
+    if wanted is not None and bool(wanted) != model.normalized:
+        state = "is" if model.normalized else "is not"
+        raise ValueError(
+            f"normalize={normalize!r} but the model given {state} normalised; build it with "
+            f"VGGFeatures(..., normalize={normalize!r}) or leave normalize= out."
+        )
+    return model
+
+
 def _check_preserve_color(value: Optional[str]) -> Optional[str]:
     if value is None or value is False:
         return None
@@ -345,15 +371,16 @@ def _check_stage_sizes(
     style_scale: float,
     content_layers: List[str],
     style_layers: List[str],
+    arch: Architecture,
 ) -> None:
     """Every scale's image and style images must be large enough for the layers used."""
     for shape, scale in zip(sizes, scales or [None]):
         what = "this image" if scale is None else f"the image at scale {scale}"
-        check_input_size(*shape, content_layers + style_layers, what=what)
+        arch.check_input_size(*shape, content_layers + style_layers, what=what)
         for index, image in enumerate(styles):
             style_shape = image.shape[-2:] if scale is None else target_size(image.shape[-2:], _style_side(shape, style_scale))
             label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
-            check_input_size(*style_shape, style_layers, what=label)
+            arch.check_input_size(*style_shape, style_layers, what=label)
 
 
 def _color_inputs(

@@ -1,4 +1,4 @@
-"""VGG-19 as a feature extractor with Gatys et al.'s layer names.
+"""VGG-19 (or VGG-16) as a feature extractor with Gatys et al.'s layer names.
 
 >>> model = VGGFeatures(weights="random")            # doctest: +SKIP
 >>> feats = model(image, ["relu1_1", "relu4_2"])     # {name: (1, C, h, w)}
@@ -6,7 +6,8 @@
 The model takes images as stylelab stores them, ``(B, 3, H, W)`` RGB in [0, 1], and
 applies the preprocessing its weights expect inside (ImageNet mean/std for torchvision
 weights). Its parameters are frozen, it is always in eval mode, and a call runs the
-network only up to the deepest layer it was asked for.
+network only up to the deepest layer it was asked for. The network, VGG-16 or VGG-19, is
+the one the weights belong to (:attr:`VGGFeatures.architecture`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from torch import nn
 
 from .device import pick_device
 from .errors import ImageLoadError
-from .layers import LAYER_NAMES, LAYERS, check_input_size, check_layer_names
+from .layers import Architecture, architecture
+from .normalization import cached_means, calibration_images, channel_means, rescale, weights_digest
 from .weights import VGGWeights, load_weights
 
 __all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR"]
@@ -34,12 +36,13 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 class VGGFeatures(nn.Module):
-    """VGG-19's convolutional part, returning the activations of named layers.
+    """A VGG network's convolutional part, returning the activations of named layers.
 
     Args:
         weights: ``"auto"``, ``"imagenet"``, ``"random"``, a state-dict path, ``None``
             (read ``$STYLELAB_WEIGHTS``), or an already loaded
-            :class:`~stylelab.weights.VGGWeights`. See :mod:`stylelab.weights`.
+            :class:`~stylelab.weights.VGGWeights`. See :mod:`stylelab.weights`. The
+            weights decide the network: VGG-16 or VGG-19.
         pooling: ``"max"`` (as VGG was trained) or ``"avg"`` (Gatys et al. 2016 found
             average pooling gives smoother gradients and slightly nicer images).
         device: where to run; default CUDA, then MPS, then CPU.
@@ -52,10 +55,23 @@ class VGGFeatures(nn.Module):
             float32 either way; activations are returned in this dtype.
         channels_last: store activations as (B, H, W, C) in memory, which oneDNN and
             cuDNN convolutions prefer; the tensors' shapes do not change.
+        normalize: rescale every filter so that its mean activation over the calibration
+            images is 1, as Gatys et al. (2016, §2) did; the network's function is
+            unchanged, but losses and loss weights then mean the same on any network
+            (see :mod:`stylelab.normalization`). The means are measured once per set of
+            weights and cached. ``"auto"`` normalises Caffe-preprocessed networks only: they
+            read pixels in 0-255, so their activations are 50-250 times larger than a
+            torchvision network's, and the default loss weights (calibrated on torchvision's
+            VGG-19 by the PyTorch tutorial) would let the style term swamp the content.
 
     Attributes:
+        architecture: the :class:`~stylelab.layers.Architecture` (VGG-16 or VGG-19).
         layer_names: every layer name, in network order.
-        weights_source: ``"imagenet"``, ``"random"`` or the weights file's path.
+        weights_source: ``"imagenet"``, ``"caffe-vgg16"``, ``"random"``, ... or the file's path.
+        weights_label: the weights in words, e.g. ``"ImageNet-trained VGG-16 (Caffe weights)"``;
+            use it to label every result.
+        trained: False for seeded random weights.
+        normalized: whether the filters were rescaled to mean activation 1.
         weights_note: why random weights were used under ``"auto"``, else ``""``.
         precision: dtype the convolutions run in (see Args).
         channels_last: whether activations use the channels-last memory layout.
@@ -73,6 +89,7 @@ class VGGFeatures(nn.Module):
         seed: int = 0,
         precision: str = "float32",
         channels_last: bool = False,
+        normalize: bool | str = False,
     ) -> None:
         super().__init__()
         if pooling not in ("max", "avg"):
@@ -82,23 +99,15 @@ class VGGFeatures(nn.Module):
                 f"precision must be one of {', '.join(_PRECISIONS)}, not {precision!r}."
             )
         loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
+        self.architecture: Architecture = architecture(loaded.architecture)
         self.weights_source: str = loaded.source
         self.weights_note: str = loaded.note
+        self.weights_label: str = loaded.label
+        self.trained: bool = loaded.trained
         self.preprocessing: str = loaded.preprocessing
-        self.pooling: str = pooling
-        modules: "OrderedDict[str, nn.Module]" = OrderedDict()
-        for layer in LAYERS:
-            if layer.kind == "conv":
-                conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1)
-                with torch.no_grad():
-                    conv.weight.copy_(loaded.state[f"{layer.name}.weight"])
-                    conv.bias.copy_(loaded.state[f"{layer.name}.bias"])
-                modules[layer.name] = conv
-            elif layer.kind == "relu":
-                modules[layer.name] = nn.ReLU()
-            else:
-                modules[layer.name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
-        self.layers = nn.Sequential(modules)
+        self.precision: str = "float32"
+        self.channels_last: bool = False
+        self.layers = _build_layers(self.architecture, loaded.state)
         if self.preprocessing == "caffe":
             mean, scale = torch.tensor(CAFFE_MEAN_BGR) / 255.0, torch.full((3,), 1.0 / 255.0)
         else:
@@ -107,11 +116,23 @@ class VGGFeatures(nn.Module):
         self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
+        self.normalized: bool = bool(getattr(loaded, "normalized", False))
+        if normalize not in (True, False, "auto"):
+            raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
+        if normalize == "auto":
+            normalize = self.preprocessing == "caffe"
+        if normalize and not self.normalized:
+            self._normalize(loaded)  # measured with max pooling: the network as it was trained
+        self.pooling: str = pooling
+        if pooling == "avg":
+            for name, module in self.layers.named_children():
+                if isinstance(module, nn.MaxPool2d):
+                    setattr(self.layers, name, nn.AvgPool2d(2, 2))
         chosen = pick_device(device)
         if precision == "float16" and chosen.type == "cpu":
             raise ValueError("precision='float16' is for GPUs; on the CPU use precision='bfloat16'.")
-        self.precision: str = precision
-        self.channels_last: bool = bool(channels_last)
+        self.precision = precision
+        self.channels_last = bool(channels_last)
         self.to(chosen)
         self.layers.to(dtype=_PRECISIONS[precision])
         if self.channels_last:
@@ -122,7 +143,21 @@ class VGGFeatures(nn.Module):
     @property
     def layer_names(self) -> List[str]:
         """``['conv1_1', 'relu1_1', 'conv1_2', ..., 'pool5']`` in network order."""
-        return list(LAYER_NAMES)
+        return list(self.architecture.layer_names)
+
+    def _convs(self) -> List[Tuple[str, nn.Conv2d]]:
+        return [(name, m) for name, m in self.layers.named_children() if isinstance(m, nn.Conv2d)]
+
+    def _normalize(self, loaded: VGGWeights) -> None:
+        """Rescale every filter to mean activation 1 on the calibration images (cached)."""
+        relus = [name for name in self.architecture.layer_names if name.startswith("relu")]
+
+        def measure() -> Dict[str, torch.Tensor]:
+            return channel_means(self.iter_features, relus, calibration_images())
+
+        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure)
+        rescale(self._convs(), {name.replace("relu", "conv"): means[name] for name in relus})
+        self.normalized = True
 
     @property
     def device(self) -> torch.device:
@@ -134,7 +169,12 @@ class VGGFeatures(nn.Module):
         return super().train(False)
 
     def extra_repr(self) -> str:
-        text = f"weights={self.weights_source!r}, pooling={self.pooling!r}, preprocessing={self.preprocessing!r}"
+        text = (
+            f"{self.architecture.title}, weights={self.weights_source!r}, pooling={self.pooling!r}, "
+            f"preprocessing={self.preprocessing!r}"
+        )
+        if self.normalized:
+            text += ", normalized=True"
         if self.precision != "float32" or self.channels_last:
             text += f", precision={self.precision!r}, channels_last={self.channels_last}"
         return text
@@ -147,10 +187,14 @@ class VGGFeatures(nn.Module):
         """
         state = {
             f"{name}.{part}": getattr(module, part).detach().float().cpu()
-            for name, module in self.layers.named_children() if isinstance(module, nn.Conv2d)
+            for name, module in self._convs()
             for part in ("weight", "bias")
         }
-        weights = VGGWeights(state=state, source=self.weights_source, preprocessing=self.preprocessing, note=self.weights_note)
+        weights = VGGWeights(
+            state=state, source=self.weights_source, preprocessing=self.preprocessing, note=self.weights_note,
+            architecture=self.architecture.name,
+        )
+        weights.normalized = self.normalized  # the copied convolutions are already rescaled
         return VGGFeatures(
             weights, pooling=pooling, device=self.device, precision=self.precision, channels_last=self.channels_last
         )
@@ -178,7 +222,7 @@ class VGGFeatures(nn.Module):
             ``{name: (B, C, h, w)}`` in the order requested, in the model's
             :attr:`precision`. Only the layers up to the deepest requested one are computed.
         """
-        names = check_layer_names(layers)
+        names = self.architecture.check_layer_names(layers)
         found = dict(self.iter_features(image, names))
         return {name: found[name] for name in names}
 
@@ -192,18 +236,19 @@ class VGGFeatures(nn.Module):
         from the very start of the backward pass. For style transfer at 512 px that saves
         the size of the largest feature maps at peak.
         """
-        names = check_layer_names(layers)
+        arch = self.architecture
+        names = arch.check_layer_names(layers)
         _check_batch(image)
-        check_input_size(image.shape[-2], image.shape[-1], names)
+        arch.check_input_size(image.shape[-2], image.shape[-1], names)
         wanted = set(names)
-        last = max(LAYER_NAMES.index(name) for name in names)
+        last = max(arch.spec(name).index for name in names)
         x = self.normalize(image.to(device=self.mean.device, dtype=self.mean.dtype))
         x = x.to(_PRECISIONS[self.precision])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         previous: Optional[str] = None
         for index, (name, module) in enumerate(self.layers.named_children()):
-            if LAYERS[index].kind == "relu" and previous not in wanted:
+            if arch.layers[index].kind == "relu" and previous not in wanted:
                 x = torch.relu_(x)  # the pre-activation is not needed: save its memory
             else:
                 x = module(x)
@@ -212,6 +257,21 @@ class VGGFeatures(nn.Module):
             if index == last:
                 return
             previous = name
+
+
+def _build_layers(arch: Architecture, state: Dict[str, torch.Tensor]) -> nn.Sequential:
+    """The network's modules, named by layer, with max pooling and the given weights."""
+    modules: "OrderedDict[str, nn.Module]" = OrderedDict()
+    for layer in arch.layers:
+        if layer.kind == "conv":
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1)
+            with torch.no_grad():
+                conv.weight.copy_(state[f"{layer.name}.weight"])
+                conv.bias.copy_(state[f"{layer.name}.bias"])
+            modules[layer.name] = conv
+        else:
+            modules[layer.name] = nn.ReLU() if layer.kind == "relu" else nn.MaxPool2d(2, 2)
+    return nn.Sequential(modules)
 
 
 def _check_batch(image: torch.Tensor) -> None:

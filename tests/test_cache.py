@@ -80,7 +80,7 @@ CHANGES = {
 def test_every_stylize_argument_is_tried():
     import inspect
 
-    not_keyed = {"content", "style", "model", "weights", "pooling", "device", "callback", "progress"}
+    not_keyed = {"content", "style", "model", "weights", "pooling", "normalize", "device", "callback", "progress"}
     assert set(inspect.signature(sl.stylize).parameters) - not_keyed == set(CHANGES)
 
 

@@ -49,5 +49,5 @@ def test_notebook_helpers(monkeypatch, capsys):
     monkeypatch.delenv("STYLELAB_STEPS")
     model = sl.notebook.setup(weights="random", device="cpu")
     out = capsys.readouterr().out
-    assert "VGG-19 weights: random" in out and "fast mode: off" in out
+    assert "network: untrained VGG-19 (seeded random weights)" in out and "fast mode: off" in out
     assert "Untrained network" in sl.notebook.weights_banner(model)

@@ -118,11 +118,13 @@ def test_truncated_file(tmp_path, features_file):
 
 def test_wrong_keys_and_wrong_network(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "resnet.pth")
-    with pytest.raises(sl.WeightsFileError, match="no weight for conv1_1.*not a VGG-19 state dict"):
+    with pytest.raises(sl.WeightsFileError, match="no weight for conv1_1.*not a VGG-16 or VGG-19 state dict"):
         W.read_state_dict(tmp_path / "resnet.pth")
-    torch.save(torchvision.models.vgg16().features.state_dict(), tmp_path / "vgg16.pth")
-    with pytest.raises(sl.WeightsFileError, match="VGG"):
-        W.read_state_dict(tmp_path / "vgg16.pth")
+    narrow = W.random_weights(0)
+    narrow["conv2_1.weight"] = torch.zeros(96, 64, 3, 3)  # another network's width
+    torch.save(narrow, tmp_path / "narrow.pth")
+    with pytest.raises(sl.WeightsFileError, match=r"conv2_1.weight the shape \(96, 64, 3, 3\).*another network"):
+        W.read_state_dict(tmp_path / "narrow.pth")
     torch.save([1, 2, 3], tmp_path / "list.pth")
     with pytest.raises(sl.WeightsFileError, match="state dict of tensors"):
         W.read_state_dict(tmp_path / "list.pth")
@@ -157,7 +159,7 @@ def test_environment_variable_and_unknown_choice(monkeypatch):
 def offline(monkeypatch, tmp_path):
     """An empty torch cache and an ImageNet URL on a port where nothing listens."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(W, "imagenet_url", lambda: "http://127.0.0.1:9/models/vgg19-dcbb9e9d.pth")
+    monkeypatch.setattr(W, "imagenet_url", lambda network="vgg19": "http://127.0.0.1:9/models/vgg19-dcbb9e9d.pth")
     return tmp_path
 
 
@@ -191,7 +193,7 @@ def test_imagenet_download_checks_the_hash(monkeypatch, tmp_path, features_file)
         served = features_file.parent / "vgg19-dcbb9e9d.pth"
         served.write_bytes(features_file.read_bytes())  # right name, wrong content
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-        monkeypatch.setattr(W, "imagenet_url", lambda: f"http://127.0.0.1:{server.server_port}/vgg19-dcbb9e9d.pth")
+        monkeypatch.setattr(W, "imagenet_url", lambda network="vgg19": f"http://127.0.0.1:{server.server_port}/vgg19-dcbb9e9d.pth")
         with pytest.raises(sl.WeightsUnavailableError, match="SHA-256"):
             W.load_weights("imagenet", timeout=5)
         assert not W.imagenet_cache_path().exists()  # nothing half-written is left
