@@ -17,7 +17,7 @@ Importing stylelab has no side effects: no downloads, no seeding, no printing, n
 matplotlib settings.
 """
 
-from . import cache, color, data, masks, patterns, scales
+from . import cache, color, data, masks, normalization, patterns, scales
 from .device import pick_device
 from .errors import (
     DownloadError,

@@ -38,6 +38,7 @@ __all__ = [
     "ablation_grid",
     "zoom_crops",
     "first_reach",
+    "filter_patches",
     "convergence",
 ]
 
@@ -761,4 +762,31 @@ def convergence(
         ax.legend(fontsize=9)
     by_eval.set_title("against evaluations")
     by_time.set_title("against wall-clock time")
+    return _finish(fig, title)
+
+
+def filter_patches(models: Sequence, labels: Sequence[str], *, title: Optional[str] = None, scale: int = 6) -> Figure:
+    """conv1_1's filters of each model as small colour patches, side by side.
+
+    Each ``(3, 3, 3)`` filter is shown as a 3x3 RGB patch (BGR filters of Caffe networks
+    are flipped to RGB), stretched to [0, 1] on its own, in an 8x8 mosaic per model.
+    Trained filters look like smooth oriented edges and colour blobs; random ones like noise.
+    """
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4.4), squeeze=False)
+    for ax, model, label in zip(axes[0], models, labels):
+        weight = model.layers.conv1_1.weight.detach().float().cpu()
+        if model.preprocessing == "caffe":
+            weight = weight.flip(1)
+        low = weight.amin(dim=(1, 2, 3), keepdim=True)
+        high = weight.amax(dim=(1, 2, 3), keepdim=True)
+        patches = ((weight - low) / (high - low).clamp(min=1e-12)).permute(0, 2, 3, 1).numpy()  # (64, 3, 3, 3)
+        count = patches.shape[0]
+        side = math.ceil(math.sqrt(count))
+        mosaic = np.ones((side * 4 - 1, side * 4 - 1, 3))
+        for k in range(count):
+            r, c = divmod(k, side)
+            mosaic[r * 4 : r * 4 + 3, c * 4 : c * 4 + 3] = patches[k]
+        ax.imshow(np.kron(mosaic, np.ones((scale, scale, 1))), interpolation="nearest")
+        ax.set_title(label, fontsize=10)
+        ax.axis("off")
     return _finish(fig, title)

