@@ -37,7 +37,7 @@ import re
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .exercises import EXERCISES, solutions_dir
 

@@ -178,7 +178,8 @@ def _nbgrader_or_skip() -> None:
 
 
 def _nbgrader(course: Path, *args: str) -> None:
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(course / ".jupyter")}  # no personal nbgrader config
+    # No personal nbgrader config; the kernel is this environment's python3, not a user-wide one.
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(course / ".jupyter"), "JUPYTER_PREFER_ENV_PATH": "1"}
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
