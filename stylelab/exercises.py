@@ -37,15 +37,14 @@ The exercises, by lesson (``sl.exercises.EXERCISES``):
 ======  ============================  =================================================
 
 Instructors: :func:`solution` prints the reference answer (the files in
-``notebooks/solutions/``, loadable with ``%load``), and :func:`grade_notebook` or
-``python -m stylelab.exercises grade submissions/*.ipynb`` checks a class's notebooks.
+``notebooks/solutions/``, loadable with ``%load``). For a class, the same exercises become
+nbgrader assignments whose autograder cells call :func:`check`: see
+:mod:`stylelab.classroom` (``python -m stylelab.classroom build-course course/``).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
 import functools
 import math
 import os
@@ -53,7 +52,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -78,8 +77,6 @@ __all__ = [
     "check_guided_gram",
     "solution",
     "solutions_dir",
-    "grade_notebook",
-    "grade",
     "main",
 ]
 
@@ -1009,112 +1006,23 @@ def solution(name: str, *, show: bool = True) -> str:
     return code
 
 
-# --------------------------------------------------------------------------- grading a class
-
-
-def _defined_names(source: str) -> List[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    found = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            found.append(node.name)
-        elif isinstance(node, ast.Assign):
-            found += [t.id for t in node.targets if isinstance(t, ast.Name)]
-    return found
-
-
-def _plain_python(source: str) -> str:
-    # Drop IPython magics and shell escapes; they cannot run outside a kernel.
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def _exercise_cells(path: Path) -> List[str]:
-    if path.suffix == ".py":
-        return [path.read_text(encoding="utf-8")]
-    import nbformat
-
-    notebook = nbformat.read(str(path), as_version=4)
-    cells = []
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        tagged = "exercise" in cell.get("metadata", {}).get("tags", [])
-        source = _plain_python(cell.source)
-        if tagged or set(_defined_names(source)) & set(EXERCISES):
-            cells.append(source)
-    return cells
-
-
-def grade_notebook(path: str | os.PathLike, *, quiet: bool = True) -> Dict[str, CheckResult]:
-    """Check every exercise answered in a submitted notebook (or ``.py`` file).
-
-    Runs only the exercise cells (tagged ``exercise``, or defining an exercise's name) in
-    a fresh namespace that already holds ``torch``, ``F`` (``torch.nn.functional``),
-    ``np``, ``math`` and ``sl``, then the checkers of the exercises it defines.
-    **This executes the submitted code**: grade untrusted work in a sandbox.
-
-    Returns:
-        ``{exercise: CheckResult}`` for the exercises found in the file.
-    """
-    import numpy as np
-
-    import stylelab
-
-    path = Path(path)
-    namespace: Dict[str, Any] = {"torch": torch, "F": torch.nn.functional, "np": np, "math": math,
-                                 "sl": stylelab, "__name__": "__submission__"}
-    results: Dict[str, CheckResult] = {}
-    broken: Dict[str, str] = {}
-    for source in _exercise_cells(path):
-        defined = [n for n in _defined_names(source) if n in EXERCISES]
-        try:
-            exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - grading runs submitted code
-        except (Exception, SystemExit) as exc:  # noqa: BLE001
-            for name in defined:
-                broken[name] = f"the cell defining {name} raised {type(exc).__name__}: {exc}"
-    for name in EXERCISES:
-        if name in broken:
-            results[name] = CheckResult(name, FAILED, broken[name], "cell_error")
-        elif name in namespace:
-            results[name] = check(name, namespace[name], quiet=quiet)
-    return results
-
-
-def _status(result: CheckResult) -> str:
-    return result.status if result.mistake is None else f"{result.status} ({result.mistake})"
-
-
-def grade(paths: Iterable[str | os.PathLike]) -> List[Dict[str, Any]]:
-    """Grade several submissions (see :func:`grade_notebook`), one row per file.
-
-    Each row is ``{"file": path, "results": {exercise: CheckResult}}``, plus ``"error"``
-    when the file could not be read at all (one bad file never stops the class).
-    """
-    rows: List[Dict[str, Any]] = []
-    for path in paths:
-        row: Dict[str, Any] = {"file": str(path), "results": {}}
-        try:
-            row["results"] = grade_notebook(path)
-        except Exception as exc:  # noqa: BLE001
-            row["error"] = f"{type(exc).__name__}: {exc}"
-        rows.append(row)
-    return rows
+#: What ``python -m stylelab.exercises grade`` says now that nbgrader grades a class.
+GRADING_MOVED = (
+    "Class grading moved to nbgrader: build the course with python -m stylelab.classroom build-course "
+    "course/, then run nbgrader generate_assignment, autograde and generate_feedback in it "
+    "(notebooks/INSTRUCTORS.md, \"A class on JupyterHub with nbgrader\")."
+)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m stylelab.exercises``: list exercises, show a solution, grade submissions."""
+    """``python -m stylelab.exercises``: list the exercises, or show a reference solution."""
     parser = argparse.ArgumentParser(prog="python -m stylelab.exercises", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the exercises")
     show = commands.add_parser("solution", help="print the reference solution of an exercise")
     show.add_argument("name", choices=list(EXERCISES))
-    grading = commands.add_parser("grade", help="check submitted notebooks (.ipynb) or .py files")
-    grading.add_argument("files", nargs="+")
-    grading.add_argument("--csv", help="also write a table (one row per file) to this CSV file")
-    grading.add_argument("--messages", action="store_true", help="print each checker's full message")
+    grading = commands.add_parser("grade", help="replaced by nbgrader: see python -m stylelab.classroom")
+    grading.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.command == "list":
         for exercise in EXERCISES.values():
@@ -1123,28 +1031,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "solution":
         solution(args.name)
         return 0
-    rows = grade(args.files)
-    for row in rows:
-        print(row["file"])
-        if "error" in row:
-            print(f"    could not be graded: {row['error']}")
-        for name, result in row["results"].items():
-            print(f"    {name:<24} {_status(result)}")
-            if args.messages:
-                print(f"    {'':<24} {result.message}")
-    if args.csv:
-        names = [n for n in EXERCISES if any(n in row["results"] for row in rows)]
-        columns = ["file"] + names + (["error"] if any("error" in row for row in rows) else [])
-        with open(args.csv, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-            writer.writeheader()
-            for row in rows:
-                cells = {"file": row["file"], **{n: _status(r) for n, r in row["results"].items()}}
-                if "error" in row:
-                    cells["error"] = row["error"]
-                writer.writerow(cells)
-        print(f"wrote {args.csv}")
-    return 0
+    print(GRADING_MOVED, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

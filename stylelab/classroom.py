@@ -1,0 +1,374 @@
+"""The lessons' checked exercises as an nbgrader course, for classes on a JupyterHub.
+
+``python -m stylelab.classroom build-course course/`` writes an `nbgrader
+<https://nbgrader.readthedocs.io>`_ course folder::
+
+    course/
+      nbgrader_config.py                      course id, cell time limit
+      source/01_cnn_features/01_cnn_features.ipynb
+      source/02_content_loss/02_content_loss.ipynb
+      ...                                     one assignment per lesson
+
+Each assignment notebook is small: a title, a locked setup cell with the imports, and
+for each checked exercise of the lesson its task (the lesson's own text), an answer cell
+whose reference solution sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``,
+and a locked autograder cell worth ``points`` that runs stylelab's checker, prints its
+verdict (the feedback the student sees) and fails with the checker's named mistake::
+
+    verdict = sl.exercises.check("content_loss", globals().get("content_loss"), quiet=True)
+    print(verdict)
+    assert verdict.passed, f"{verdict.mistake or verdict.status}: {verdict.message}"
+
+so nbgrader gives the points when the check passes and 0 otherwise, and its feedback shows
+e.g. ``AssertionError: sum_instead_of_mean: you took the sum of the squared differences...``.
+
+The tasks come from the lessons (``notebooks/0*.ipynb``: the cell tagged ``exercise``
+and the text before it), the answers from ``notebooks/solutions/`` and the checkers from
+:data:`stylelab.exercises.EXERCISES`, so nothing is written twice. nbgrader itself is
+needed only to release and grade (``pip install -e ".[classroom]"``), not to build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from .exercises import EXERCISES, solutions_dir
+
+__all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "build_course", "main"]
+
+#: Seconds one cell may run when nbgrader validates or autogrades; a cell that runs longer
+#: (a looping answer) is interrupted, scores 0, and the rest of the notebook still runs.
+DEFAULT_TIMEOUT = 30
+#: nbgrader's cell-metadata schema that the generated notebooks follow.
+SCHEMA_VERSION = 3
+_SETUP = ("import math", "import numpy as np", "import torch", "import torch.nn.functional as F",
+          "import stylelab as sl")
+_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def lessons_dir() -> Path:
+    """The folder of the lesson notebooks: this repository's ``notebooks/``."""
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def lesson_ids() -> List[str]:
+    """The lessons that have checked exercises, in order: ``["01", "02", ...]``."""
+    return sorted({exercise.lesson for exercise in EXERCISES.values()})
+
+
+# --------------------------------------------------------------------------- reading the sources
+
+
+def _lesson_path(lesson: str, folder: Path) -> Path:
+    found = sorted(folder.glob(f"{lesson}_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(
+            f"No lesson notebook {lesson}_*.ipynb in {folder}; build the course from a clone of the "
+            "stylelab repository (or pass lessons= the folder that holds the lessons)."
+        )
+    return found[0]
+
+
+def _defined(source: str) -> List[str]:
+    """Exercise names that a cell defines (functions or assignments), in order."""
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
+    return [name for name in names if name in EXERCISES]
+
+
+def _task_text(markdown: str) -> str:
+    """The part of the lesson's text before an exercise cell that states the task.
+
+    The text from the last heading (or bold "**Exercise" paragraph) on; sentences about
+    the lesson's widgets (the playground), which the assignment does not have, are left out.
+    """
+    lines = markdown.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("#") or line.startswith("**Exercise")]
+    text = "\n".join(lines[starts[-1]:] if starts else lines)
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`])", paragraph.strip())
+        kept = [s for s in sentences if "playground" not in s.lower()]
+        if kept:
+            paragraphs.append(" ".join(kept) if len(kept) < len(sentences) else paragraph.strip())
+    return "\n\n".join(paragraphs)
+
+
+def _read_lesson(path: Path) -> Tuple[str, List[Tuple[str, str, List[str]]]]:
+    """The lesson's title and its exercises as ``(task text, stub code, names)``."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = notebook["cells"]
+    title = path.stem
+    tasks = []
+    for index, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and title == path.stem and source.startswith("# "):
+            title = source.splitlines()[0][2:].strip()
+        if cell["cell_type"] != "code" or "exercise" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        names = _defined(source)
+        if not names:
+            continue
+        before = "".join(cells[index - 1]["source"]) if index and cells[index - 1]["cell_type"] == "markdown" else ""
+        tasks.append((_task_text(before), source.rstrip(), names))
+    return title, tasks
+
+
+def _solution_code(names: Sequence[str], folder: Path) -> Tuple[str, List[str]]:
+    """The reference code for ``names`` from the solution files, and the imports it needs.
+
+    For a function: its body without the docstring. For variables: their assignments.
+    """
+    files = {EXERCISES[name].solution_file for name in names}
+    if len(files) != 1:
+        raise ValueError(f"The exercises {', '.join(names)} share one lesson cell but not one solution file.")
+    path = folder / files.pop()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The solution file {path} is missing; it ships with the repository (notebooks/solutions/), "
+            "or set STYLELAB_SOLUTIONS to the folder that holds the solutions."
+        )
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    imports = [ast.get_source_segment(source, node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    pieces = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+                body = body[1:]  # the docstring: the stub has its own
+            pieces.append(textwrap.dedent("\n".join(lines[body[0].lineno - 1:node.end_lineno])))
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in names for t in node.targets):
+            pieces.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
+    if not pieces:
+        raise ValueError(f"{path} defines none of {', '.join(names)}.")
+    return "\n".join(pieces), [i for i in imports if i]
+
+
+def _answer_source(stub: str, solution: str) -> str:
+    """The lesson's stub with the solution between nbgrader's markers.
+
+    A stub that raises ``NotImplementedError`` gets the solution in place of that line,
+    at its indentation; a stub of placeholders (``name = ...``) keeps them and gets the
+    solution after them. nbgrader replaces the marked region with its own stub
+    (``# YOUR CODE HERE`` / ``raise NotImplementedError()``) for the students.
+    """
+    lines = stub.splitlines()
+    at = next((i for i, line in enumerate(lines) if "raise NotImplementedError" in line), None)
+    if at is None:
+        indent, before, after = "", lines, []
+    else:
+        indent = re.match(r"\s*", lines[at]).group(0)
+        before, after = lines[:at], lines[at + 1:]
+    region = ["### BEGIN SOLUTION", *solution.splitlines(), "### END SOLUTION"]
+    return "\n".join(before + [indent + line if line else line for line in region] + after)
+
+
+# --------------------------------------------------------------------------- writing a notebook
+
+
+def _cell(kind: str, source: str, grade_id: str, *, solution: bool = False, grade: bool = False,
+          locked: bool = False, points: Optional[float] = None) -> dict:
+    metadata = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": SCHEMA_VERSION,
+                "solution": solution, "task": False}
+    if grade:
+        metadata["points"] = points
+    cell = {"cell_type": kind, "metadata": {"nbgrader": metadata}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def _check_source(name: str, points: float) -> str:
+    return (
+        f"# Autograder ({points:g} point{'s' if points != 1 else ''}): stylelab's checker for {name}.\n"
+        f'verdict = sl.exercises.check("{name}", globals().get("{name}"), quiet=True)\n'
+        "print(verdict)\n"
+        "assert verdict.passed, f\"{verdict.mistake or verdict.status}: {verdict.message}\""
+    )
+
+
+def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Path] = None,
+                        solutions: Optional[Path] = None) -> Tuple[str, dict]:
+    """The nbgrader source notebook of one lesson's checked exercises.
+
+    Args:
+        lesson: ``"01"`` to ``"06"`` (see :func:`lesson_ids`).
+        points: the points of each exercise.
+        lessons, solutions: the folders of the lesson notebooks and of the reference
+            solutions (default: the repository's, see :func:`lessons_dir` and
+            :func:`stylelab.exercises.solutions_dir`).
+
+    Returns:
+        ``(assignment name, notebook as a dict in nbformat 4)``; the name is the lesson's
+        file name without ``.ipynb``, e.g. ``"02_content_loss"``.
+    """
+    if lesson not in lesson_ids():
+        raise ValueError(f"There is no lesson {lesson!r} with checked exercises; choose from {', '.join(lesson_ids())}.")
+    if not points > 0:
+        raise ValueError(f"points must be a positive number, not {points!r}.")
+    path = _lesson_path(lesson, Path(lessons) if lessons else lessons_dir())
+    title, tasks = _read_lesson(path)
+    wanted = [name for name, exercise in EXERCISES.items() if exercise.lesson == lesson]
+    found = [name for _, _, names in tasks for name in names]
+    if sorted(found) != sorted(wanted):
+        raise ValueError(f"{path.name} has exercise cells for {found or 'no exercise'}, but stylelab checks {wanted}; "
+                         "tag each exercise's cell 'exercise' in the lesson.")
+    setup = list(_SETUP)
+    body = []
+    for text, stub, names in tasks:
+        solution, imports = _solution_code(names, Path(solutions) if solutions else solutions_dir())
+        setup += [line for line in imports if line not in setup]
+        body.append(_cell("markdown", text, f"task_{names[0]}", locked=True))
+        body.append(_cell("code", _answer_source(stub, solution), f"answer_{names[0]}", solution=True))
+        body += [_cell("code", _check_source(name, points), f"check_{name}", grade=True, locked=True, points=points)
+                 for name in names]
+    total = points * len(wanted)
+    intro = (
+        f"# {title} — graded exercises\n\n"
+        f"The checked exercises of lesson {lesson} (`{path.name}`); read the lesson first. Write your code where "
+        "it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run the cell, then run "
+        f"the check below it. Each exercise is worth {points:g} point{'s' if points != 1 else ''} "
+        f"({total:g} in all). The autograder runs the same checks as the lesson: it gives the points for a right "
+        "answer, and otherwise its message, naming the mistake it recognised, is your feedback.\n\n"
+        "Before you submit: Kernel → Restart Kernel and Run All Cells, and check that each check says "
+        "what you expect."
+    )
+    cells = [
+        _cell("markdown", intro, "intro", locked=True),
+        _cell("code", "\n".join(setup), "setup", locked=True),
+        *body,
+    ]
+    notebook = {
+        "cells": cells,
+        "metadata": {"kernelspec": dict(_KERNELSPEC), "language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    for cell in cells:
+        cell["id"] = cell["metadata"]["nbgrader"]["grade_id"]
+    return path.stem, notebook
+
+
+def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> str:
+    """The course's ``nbgrader_config.py``."""
+    return textwrap.dedent(f"""\
+        # nbgrader configuration of the stylelab course, written by
+        #   python -m stylelab.classroom build-course
+        # See notebooks/INSTRUCTORS.md ("A class on JupyterHub with nbgrader") for the workflow.
+        c = get_config()  # noqa: F821 - nbgrader provides get_config
+
+        c.CourseDirectory.course_id = {course_id!r}
+
+        # Seconds each cell may run when nbgrader validates or autogrades a notebook. A cell
+        # that runs longer (an answer that loops forever) is interrupted and scores 0; the
+        # rest of the notebook, and the rest of the class, are still graded. The checks take
+        # well under a second; the setup cell imports PyTorch, which can take a few seconds.
+        c.Execute.timeout = {int(timeout)}
+
+        # On one machine without a JupyterHub, point the exchange at a folder that you and
+        # the students can write to (the default is /srv/nbgrader/exchange):
+        # c.Exchange.root = "/tmp/exchange"
+        """)
+
+
+# --------------------------------------------------------------------------- the course
+
+
+def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *, course_id: str = "stylelab",
+                 points: float = 1, timeout: int = DEFAULT_TIMEOUT, force: bool = False,
+                 lessons_folder: Optional[Path] = None, solutions_folder: Optional[Path] = None) -> List[Path]:
+    """Write an nbgrader course: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
+
+    Args:
+        folder: the course folder (created if needed); run nbgrader's commands in it.
+        lessons: lesson numbers such as ``["02", "03"]``; default every lesson with
+            checked exercises.
+        course_id: nbgrader's ``CourseDirectory.course_id`` (the course's name on the hub).
+        points: the points of each exercise.
+        timeout: seconds each cell may run when nbgrader autogrades (``Execute.timeout``).
+        force: replace existing assignments of the same name and an existing
+            ``nbgrader_config.py``. Without it, an existing assignment is an error (and
+            nothing is written), and an existing config is kept as it is, so lessons can
+            be added to a course later.
+        lessons_folder, solutions_folder: where the lessons and solutions are (default:
+            the repository's).
+
+    Returns:
+        The paths written: the config (unless it was kept), then each assignment's notebook.
+    """
+    folder = Path(folder)
+    chosen = list(lesson_ids() if lessons is None else lessons)
+    if not chosen:
+        raise ValueError(f"No lesson chosen; choose from {', '.join(lesson_ids())}.")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", course_id):
+        raise ValueError(f"The course id {course_id!r} may hold only letters, digits, '_', '.' and '-'.")
+    if not (isinstance(timeout, int) and timeout > 0):
+        raise ValueError(f"timeout must be a whole number of seconds above 0, not {timeout!r}.")
+    notebooks = [assignment_notebook(lesson, points=points, lessons=lessons_folder, solutions=solutions_folder)
+                 for lesson in chosen]  # everything is read and checked before anything is written
+    existing = [folder / "source" / name for name, _ in notebooks if (folder / "source" / name).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"The assignment {existing[0]} already exists; pass force=True (--force) to replace it, "
+            "or leave that lesson out."
+        )
+    written = []
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "nbgrader_config.py"
+    if force or not config.exists():
+        config.write_text(config_text(course_id, timeout), encoding="utf-8")
+        written.append(config)
+    for name, notebook in notebooks:
+        target = folder / "source" / name / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m stylelab.classroom``: write the lessons' exercises as an nbgrader course."""
+    parser = argparse.ArgumentParser(prog="python -m stylelab.classroom", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build-course", help="write an nbgrader course folder (config + source/)")
+    build.add_argument("folder", help="the course folder, e.g. course/")
+    build.add_argument("--lessons", nargs="+", choices=lesson_ids(), metavar="NN",
+                       help=f"lessons to include (default all: {' '.join(lesson_ids())})")
+    build.add_argument("--course-id", default="stylelab", help="nbgrader course id (default: stylelab)")
+    build.add_argument("--points", type=float, default=1, help="points per exercise (default: 1)")
+    build.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                       help=f"seconds a cell may run when autograding (default: {DEFAULT_TIMEOUT})")
+    build.add_argument("--force", action="store_true", help="replace an existing config and assignments")
+    args = parser.parse_args(argv)
+    try:
+        written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
+                               timeout=args.timeout, force=args.force)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = Path(args.folder) / "nbgrader_config.py"
+    if config not in written:
+        print(f"kept {config} as it is (--force replaces it)")
+    for path in written:
+        print(f"wrote {path}")
+    notebooks = [path for path in written if path.suffix == ".ipynb"]
+    print(f"next: cd {args.folder} && nbgrader generate_assignment {notebooks[0].parent.name}  "
+          "(see notebooks/INSTRUCTORS.md)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
