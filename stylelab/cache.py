@@ -322,7 +322,7 @@ def _masks(masks: Any) -> Any:
 
 
 def _init(init: Any, content: Any) -> Any:
-    if isinstance(init, torch.Tensor):
+    if init is not None and not isinstance(init, str):  # an image: a tensor, array or PIL image
         return _image_digest(init)
     if init is None:  # stylize's default
         return "content" if content is not None else "noise"

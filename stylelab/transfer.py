@@ -46,15 +46,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
 from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, match_color_histogram, match_luminance
-from .errors import ImageLoadError
-from .images import load_image, resize, save_image, target_size, to_pil
+from . import validate
+from .errors import ImageLoadError, ParameterError
+from .images import image_shape, load_image, resize, save_image, target_size, to_pil
 from .layers import check_input_size, check_layer_names
 from .masks import prepare_masks, resize_mask
 from .objective import StyleObjective
-from .scales import check_scales, stage_sizes, stage_steps
+from .scales import stage_sizes, stage_steps
 from .vgg import VGGFeatures
 
 __all__ = [
@@ -190,8 +192,9 @@ def stylize(
             at every scale, or a list with one budget per scale.
         lr: step size; default 1 for L-BFGS, 0.02 for Adam.
         init: ``"content"``, ``"noise"`` (uniform white noise in [0, 1]), ``"style"``
-            (the first style image stretched to the content's size) or a
-            ``(1, 3, H, W)`` tensor. Default: ``"content"`` if there is a content
+            (the first style image stretched to the content's size) or an image of the
+            output's size (anything :func:`~stylelab.load_image` reads: a
+            ``(1, 3, H, W)`` tensor, a numpy array, a PIL image). Default: ``"content"`` if there is a content
             image, else ``"noise"``.
         seed: seed for the noise start; the same seed gives the same result.
         size: resize the content: an int is the longest side, ``(h, w)`` exact. Without
@@ -229,59 +232,93 @@ def stylize(
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
+
+    Raises:
+        ParameterError: a setting has a wrong type or value (the message names it);
+            checked before any image is loaded.
+        MemoryLimitError: the run would need more memory than the limit (estimated from
+            the images' sizes before loading them; see :mod:`stylelab.validate`, and
+            ``STYLELAB_MEMORY_LIMIT``).
+        ImageLoadError, ImageNotFoundError, ImageTooSmallError, LayerNameError: an
+            image or layer name cannot be used.
         ``result.config["stages"]`` lists each scale's size, steps and evaluations;
         with several scales the history runs on across them and
         ``result.history["scale"]`` gives the longest side of each evaluation.
     """
-    optimizer = str(optimizer).lower()
-    if optimizer not in _DEFAULT_LR:
-        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
-    scale_list = check_scales(scales) if scales is not None else None
-    steps_list = [_check_steps(n) for n in stage_steps(steps, len(scale_list) if scale_list else 1)]
+    # Every setting is checked before any image is loaded or any memory allocated.
+    if not isinstance(optimizer, str) or optimizer.lower() not in _DEFAULT_LR:
+        raise ParameterError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
+    optimizer = optimizer.lower()
+    scale_list = validate.scales(scales) if scales is not None else None
+    steps_list = [validate.whole_number("steps", n) for n in stage_steps(steps, len(scale_list) if scale_list else 1)]
     weights_used = {
-        "content_weight": _check_weight("content_weight", content_weight),
-        "style_weight": _check_weight("style_weight", style_weight),
-        "tv_weight": _check_weight("tv_weight", tv_weight),
+        "content_weight": validate.non_negative("content_weight", content_weight),
+        "style_weight": validate.non_negative("style_weight", style_weight),
+        "tv_weight": validate.non_negative("tv_weight", tv_weight),
     }
-    lr = _DEFAULT_LR[optimizer] if lr is None else _check_positive("lr", lr)
-    style_scale = _check_positive("style_scale", style_scale)
+    lr = _DEFAULT_LR[optimizer] if lr is None else validate.positive("lr", lr)
+    style_scale = validate.positive("style_scale", style_scale)
+    seed = validate.seed(seed)
     preserve_color = _check_preserve_color(preserve_color)
-    content_names = check_layer_names(content_layers)
+    content_names = validate.layer_names("content_layers", content_layers)
     style_map = style_layer_weights(style_layers)
+    _check_init(init)
+    if callback is not None and not callable(callback):
+        raise ParameterError(f"callback must be a function callback(evaluation, image, losses); got {callback!r}.")
+    if model is not None and not isinstance(model, VGGFeatures):
+        raise ParameterError(f"model must be a stylelab.VGGFeatures; got a {type(model).__name__}.")
 
     if content is None and style is None:
-        raise ValueError("stylize needs a content image, a style image, or both; both are None.")
+        raise ParameterError("stylize needs a content image, a style image, or both; both are None.")
     if scale_list is not None and size is None:
         size = scale_list[-1]
-    content_image = load_image(content, size) if content is not None else None
-    if content_image is not None:
-        height, width = content_image.shape[-2:]
-    elif size is None:
-        raise ValueError("Without a content image, pass size= (an int or (h, w)) for the output image.")
-    else:
-        height, width = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
-    if preserve_color is not None and content_image is None:
-        raise ValueError(f"preserve_color={preserve_color!r} keeps the content's colours, but there is no content image.")
-    sizes = [(height, width)] if scale_list is None else stage_sizes((height, width), scale_list)
-    if scale_list is not None and max(height, width) != scale_list[-1]:
-        raise ValueError(
-            f"The last scale ({scale_list[-1]}) must be the output size, but the output is {height}x{width}; "
-            "leave size= out (the last scale sets it) or make them agree."
-        )
     style_list = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if masks is not None and style_blend is not None:
-        raise ValueError(
+        raise ParameterError(
             "Give masks or style_blend, not both: masks place each style in its own region, "
             "style_blend mixes the styles everywhere."
         )
-    blend = _blend_weights(style_blend, len(style_list))
-    style_images = [load_image(s, _style_side((height, width), style_scale)) for s in style_list]
+    blend = validate.blend_weights(style_blend, len(style_list))
+    if content is None and size is None:
+        raise ParameterError("Without a content image, pass size= (an int or (h, w)) for the output image.")
+    _check_memory_before_loading(content, style_list, size, style_scale, model, device)
+
+    content_image = load_image(content, size) if content is not None else None
+    if content_image is not None:
+        height, width = content_image.shape[-2:]
+    else:
+        height, width = _output_shape(None, size)
+    if preserve_color is not None and content_image is None:
+        raise ParameterError(f"preserve_color={preserve_color!r} keeps the content's colours, but there is no content image.")
+    sizes = [(height, width)] if scale_list is None else stage_sizes((height, width), scale_list)
+    if scale_list is not None and max(height, width) != scale_list[-1]:
+        raise ParameterError(
+            f"The last scale ({scale_list[-1]}) must be the output size, but the output is {height}x{width}; "
+            "leave size= out (the last scale sets it) or make them agree."
+        )
+    style_side = _style_side((height, width), style_scale)
+    if style_list and style_side < 1:
+        raise ParameterError(
+            f"style_scale={style_scale:g} makes the style images less than 1 pixel wide at this "
+            f"{height}x{width} output; use a style_scale of at least {1 / max(height, width):.3g}."
+        )
+    style_images = [load_image(s, style_side) for s in style_list]
     mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
     model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
     device_used = model.device
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
-    active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
+    active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 and any(style_map.values()) else []
+    if not active_content and not active_style and weights_used["tv_weight"] == 0:
+        raise ParameterError(
+            "Every term of the loss is switched off (its weight is 0 or its image is missing), so there is "
+            "nothing to optimise; give content_weight, style_weight or tv_weight a value above 0."
+        )
+    if weights_used["tv_weight"] > 0 and min(min(shape) for shape in sizes) < 2:
+        raise ParameterError(
+            f"tv_weight needs an image of at least 2x2 pixels (it compares neighbours), but the image is "
+            f"{min(sizes)[0]}x{min(sizes)[1]}; use a larger size= or tv_weight=0."
+        )
     _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style)
 
     # Colour control changes what the network sees (grey images, or recoloured styles).
@@ -309,7 +346,7 @@ def stylize(
     }
     if config["init"] is None:
         config["init"] = "content" if content_image is not None else "noise"
-    if isinstance(init, torch.Tensor):
+    if init is not None and not isinstance(init, str):
         start = resize(_initial_image(init, net_content, net_styles, (height, width), seed), sizes[0])
     else:
         first_content = resize(net_content, sizes[0]) if net_content is not None else None
@@ -334,7 +371,7 @@ def _check_preserve_color(value: Optional[str]) -> Optional[str]:
     if value is None or value is False:
         return None
     if not isinstance(value, str) or value.lower() not in _PRESERVE_COLOR:
-        raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+        raise ParameterError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
     return value.lower()
 
 
@@ -649,66 +686,50 @@ def _divergence_message(record: Dict[str, float], config: Dict[str, Any], evalua
 # --------------------------------------------------------------------------- checks
 
 
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int,)) and not (
-        isinstance(steps, float) and steps.is_integer()
-    ):
-        raise ValueError(f"steps must be a positive whole number; got {steps!r}.")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1; got {steps} (nothing would be optimised).")
-    return int(steps)
-
-
-def _check_weight(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; got {value!r}.") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(
-            f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
-            "moving away from the target; use 0 to switch the term off)."
-        )
-    return number
-
-
-def _check_positive(name: str, value: Any) -> float:
-    number = _check_weight(name, value)
-    if number == 0:
-        raise ValueError(f"{name} must be greater than 0; got {value!r}.")
-    return number
-
-
 def style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, float]]) -> Dict[str, float]:
     """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
 
-    Raises :class:`~stylelab.LayerNameError` for an unknown name and ``ValueError`` for a
-    weight that is not a finite number >= 0.
+    Raises :class:`~stylelab.LayerNameError` for an unknown name and
+    :class:`~stylelab.ParameterError` for a wrong type or a weight that is not a finite
+    number >= 0 (see :func:`stylelab.validate.style_layer_weights`).
     """
-    if isinstance(style_layers, Mapping):
-        names = check_layer_names(list(style_layers))
-        weights = {name: _check_weight(f"the weight of style layer {name}", style_layers[name]) for name in names}
-    else:
-        weights = {name: 1.0 for name in check_layer_names(style_layers)}
-    return weights
+    return validate.style_layer_weights(style_layers)
 
 
-def _blend_weights(blend: Optional[Sequence[float]], count: int) -> List[float]:
-    if count == 0:
-        if blend is not None:
-            raise ValueError("style_blend was given but there is no style image.")
-        return []
-    if blend is None:
-        return [1.0 / count] * count
-    values = [_check_weight("every style_blend weight", b) for b in blend]
-    if len(values) != count:
-        raise ValueError(
-            f"style_blend has {len(values)} weights for {count} style images; give one weight per style image."
+def _check_init(init: Any) -> None:
+    """``init`` is a start name or an image (any source :func:`~stylelab.load_image` reads)."""
+    if init is None or isinstance(init, (torch.Tensor, np.ndarray)) or type(init).__module__.startswith("PIL."):
+        return
+    if not isinstance(init, str) or init not in ("content", "noise", "style"):
+        raise ParameterError(
+            f"init must be 'content', 'noise', 'style' or an image (tensor, numpy array, PIL image); got {init!r}."
         )
-    total = sum(values)
-    if total <= 0:
-        raise ValueError("style_blend weights are all 0; give at least one style a positive weight.")
-    return [v / total for v in values]
+
+
+def _output_shape(content: Any, size: Any) -> Optional[tuple]:
+    """``(h, w)`` of the output, from the content's header and ``size``; ``None`` if unknown yet."""
+    if content is None:
+        return (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+    shape = image_shape(content)
+    return None if shape is None else target_size(shape, size)
+
+
+def _check_memory_before_loading(
+    content: Any, styles: List[Any], size: Any, style_scale: float, model: Optional[VGGFeatures], device: Any
+) -> None:
+    """Refuse a run too large for the memory limit, from the images' headers, before loading them."""
+    target_size((1, 1), size)  # a bad size= is reported as such, before the estimate
+    shape = _output_shape(content, size)
+    if shape is None:
+        return
+    side = _style_side(shape, style_scale)
+    style_shapes = []
+    for source in styles:
+        own = image_shape(source)
+        if own is not None and side >= 1:
+            style_shapes.append(target_size(own, side))
+    where = model.device if model is not None else device
+    validate.check_memory(shape, style_shapes, device=where)
 
 
 def _initial_image(
@@ -719,7 +740,7 @@ def _initial_image(
     seed: int,
 ) -> torch.Tensor:
     height, width = int(shape[0]), int(shape[1])
-    if isinstance(init, torch.Tensor):
+    if init is not None and not isinstance(init, str):
         start = load_image(init)
         if tuple(start.shape[-2:]) != (height, width):
             raise ImageLoadError(
@@ -730,13 +751,13 @@ def _initial_image(
     choice = init if init is not None else ("content" if content is not None else "noise")
     if choice == "content":
         if content is None:
-            raise ValueError("init='content' needs a content image; use init='noise' or 'style'.")
+            raise ParameterError("init='content' needs a content image; use init='noise' or 'style'.")
         return content.clone()
     if choice == "noise":
         generator = torch.Generator().manual_seed(int(seed))
         return torch.rand((1, 3, height, width), generator=generator)
     if choice == "style":
         if not styles:
-            raise ValueError("init='style' needs a style image; use init='content' or 'noise'.")
+            raise ParameterError("init='style' needs a style image; use init='content' or 'noise'.")
         return resize(styles[0], (height, width))
-    raise ValueError(f"init must be 'content', 'noise', 'style' or a tensor, not {init!r}.")
+    raise ParameterError(f"init must be 'content', 'noise', 'style' or an image, not {init!r}.")

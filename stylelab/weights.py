@@ -255,6 +255,12 @@ def _to_layer_names(raw: Mapping[str, torch.Tensor], origin: str) -> Dict[str, t
             continue
         name = by_index.get(head, head)
         if name in CONV_NAMES:
+            if not torch.is_tensor(value) or not value.is_floating_point():  # reliability (issue 12): dtype check
+                kind = value.dtype if torch.is_tensor(value) else type(value).__name__
+                raise WeightsFileError(
+                    f"{origin!r} stores {name}.{param} as {kind}, not as floating-point numbers, so it "
+                    "cannot be a trained network's weights; save the state dict of the float model."
+                )
             state[f"{name}.{param}"] = value.detach().to(torch.float32)
     for layer in LAYERS:
         if layer.kind != "conv":
