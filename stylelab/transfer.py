@@ -89,8 +89,10 @@ class StyleTransferResult:
         evaluations: loss evaluations (forward + backward passes); at most the
             ``steps`` budget given to :func:`stylize`.
         seconds: wall time of the optimisation, excluding target computation.
-        status: ``"completed"``, ``"interrupted"``, ``"stopped"`` (by the callback) or
-            ``"diverged"``.
+        status: ``"completed"``, ``"interrupted"`` (Ctrl-C, a kernel interrupt, SIGTERM in
+            the command line), ``"stopped"`` (by the callback), ``"diverged"`` (a NaN or
+            infinite loss) or ``"no_progress"`` (every evaluation was worse than the start
+            image, which is returned). Only ``"completed"`` is a success.
         message: a sentence about how the run ended.
     """
 
@@ -107,7 +109,12 @@ class StyleTransferResult:
     @property
     def interrupted(self) -> bool:
         """True when the run ended before its last step, for any reason."""
-        return self.status != "completed"
+        return self.status in ("interrupted", "stopped", "diverged")
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run completed and improved on its start image."""
+        return self.status == "completed"
 
     def to_pil(self):
         """The image as a PIL RGB image."""
@@ -441,7 +448,7 @@ def _run_stages(
         )
         results.append(result)
         done += result.evaluations
-        if result.status != "completed":
+        if result.status not in ("completed", "no_progress"):
             break
         if index + 1 < len(sizes):
             next_content, _, next_masks = stages[index + 1]
@@ -628,6 +635,12 @@ def _optimize(
             if math.isfinite(final) and final < best["loss"]:
                 best.update(loss=final, image=image.detach().clone(), step=evaluations + 1)
         message = f"Completed {evaluations} evaluations; the best loss was {best['loss']:.4g}."
+        if evaluations >= 2 and best["step"] <= 1:
+            status = "no_progress"
+            message = (
+                f"None of the {evaluations} evaluations improved on the start image (loss {best['loss']:.4g}), "
+                "so the start image is returned: lower lr, or use optimizer='lbfgs' with line_search=True."
+            )
     if optimizer_name == "lbfgs":
         updates = int(opt.state[image].get("n_iter", 0)) if image in opt.state else 0
     else:

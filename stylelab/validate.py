@@ -258,7 +258,7 @@ def check_memory(
         raise MemoryLimitError(
             f"A {shape[0]}x{shape[1]} run (largest image {largest[0]}x{largest[1]}) needs about "
             f"{_mib(need)} of memory, above the limit of {_mib(limit)}; use a smaller size= or style_scale=, "
-            f"or raise the limit with {MEMORY_LIMIT_VARIABLE} (e.g. 64GiB) if the machine has the memory."
+            f"or raise the limit with {MEMORY_LIMIT_VARIABLE} or --max-memory (e.g. 64GiB) if the machine has the memory."
         )
     return need
 

@@ -45,14 +45,14 @@ def test_every_control_from_the_command_line(tmp_path, capsys):
         "scales": [SWIRLS, "--scales", "24", "48", "--steps", "2", "1"],
     }
     for name, extra in runs.items():
-        out = tmp_path / f"{name}.png"
+        out = tmp_path / f"out-{name}.png"  # not mask.png: that is an input, and inputs are never overwritten
         code = main([CONTENT, *extra, "-o", str(out), "--quiet", "--weights", "random"])
         err = capsys.readouterr().err
         assert code == 0, (name, err)
         expected = (1, 3, 32, 48) if name == "scales" else (1, 3, 21, 32)
         assert sl.load_image(out).shape == expected, name
         assert "Wrote" in err
-    luminance = sl.load_image(tmp_path / "luminance.png")
+    luminance = sl.load_image(tmp_path / "out-luminance.png")
     content = sl.load_image(CONTENT, 32)
     chroma = (sl.color.rgb_to_yiq(luminance)[:, 1:] - sl.color.rgb_to_yiq(content)[:, 1:]).abs().mean()
     assert chroma < 0.01  # 8-bit PNG rounding aside, the photo's colours
