@@ -127,15 +127,17 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
             f"load_image cannot read a {type(source).__name__}; pass a file path, a PIL "
             "image, a numpy array (H, W, 3) or a torch tensor (3, H, W)."
         )
-    if size is not None:
-        target = target_size(array.shape[:2], size) if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)) else target
-        if max_pixels is not None and target[0] * target[1] > max_pixels:
-            raise ImageLoadError(
-                f"size={size!r} asks for a {target[0]}x{target[1]} image ({target[0] * target[1] / 1e6:.0f} "
-                f"megapixels), above the {max_pixels / 1e6:.0f}-megapixel limit; ask for a smaller size."
-            )
     tensor = _array_to_tensor(array)
-    return resize(tensor, target) if size is not None else tensor
+    if size is None:
+        return tensor
+    if isinstance(source, (np.ndarray, torch.Tensor)):  # decoded sources already know their target
+        target = target_size(tuple(tensor.shape[-2:]), size)
+    if max_pixels is not None and target[0] * target[1] > max_pixels:
+        raise ImageLoadError(
+            f"size={size!r} asks for a {target[0]}x{target[1]} image ({target[0] * target[1] / 1e6:.0f} "
+            f"megapixels), above the {max_pixels / 1e6:.0f}-megapixel limit; ask for a smaller size."
+        )
+    return resize(tensor, target)
 
 
 def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
