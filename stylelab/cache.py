@@ -48,9 +48,9 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from .errors import ParameterError
+from .errors import OutputPathError, ParameterError
 from .images import load_image
-from .transfer import _DEFAULT_LR, StyleTransferResult, stylize
+from .transfer import _DEFAULT_LR, StyleTransferResult, _init_is_image, stylize
 from .vgg import VGGFeatures
 
 __all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
@@ -86,7 +86,7 @@ class ResultCache:
     def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER) -> None:
         self.folder = Path(folder).expanduser()
         if self.folder.exists() and not self.folder.is_dir():
-            raise ValueError(
+            raise OutputPathError(
                 f"The cache folder {str(self.folder)!r} is a file, not a folder; pass another path to ResultCache."
             )
         self.hits = 0
@@ -327,7 +327,7 @@ def _masks(masks: Any) -> Any:
 
 
 def _init(init: Any, content: Any) -> Any:
-    if init is not None and not isinstance(init, str):  # an image: a tensor, array or PIL image
+    if _init_is_image(init):  # an image (a tensor, array, PIL image or file): keyed by its pixels
         return _image_digest(init)
     if init is None:  # stylize's default
         return "content" if content is not None else "noise"

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageLoadError, ImageNotFoundError, OutputPathError
+from .errors import ImageLoadError, ImageNotFoundError, OutputPathError, ParameterError
 
 __all__ = [
     "MAX_PIXELS",
@@ -260,6 +260,8 @@ def save_image(image: torch.Tensor | np.ndarray | Image.Image, path: str | os.Pa
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(f"Cannot create {str(path)!r}: a file is in the way of its folder; choose another folder.") from None
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+        raise ParameterError(f"quality must be a whole number from 1 to 100 (95 is the default); got {quality!r}.")
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -511,6 +513,11 @@ def _tensor_to_hwc(tensor: torch.Tensor) -> np.ndarray:
         raise ImageLoadError(
             f"An image tensor must have shape (H, W), (C, H, W) or (1, C, H, W) with C in "
             f"1-4 channels first; got {shape}. For channels-last data use tensor.permute(2, 0, 1)."
+        )
+    if data.is_meta or data.layout != torch.strided:
+        raise ImageLoadError(
+            f"This tensor has no ordinary pixel data (device {data.device}, layout {data.layout}); "
+            "pass a dense tensor, e.g. tensor.to_dense() on the CPU."
         )
     if data.dtype == torch.bool:
         data = data.to(torch.uint8) * 255

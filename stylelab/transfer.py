@@ -40,6 +40,7 @@ the run early and still returns the best image found; a NaN/inf loss ends it wit
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ import torch
 
 from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, match_color_histogram, match_luminance
 from . import validate
-from .errors import ImageLoadError, ParameterError
+from .errors import ImageLoadError, ParameterError, StyleLabError
 from .images import image_shape, load_image, resize, save_image, target_size, to_pil
 from .layers import check_input_size, check_layer_names
 from .masks import prepare_masks, resize_mask
@@ -147,6 +148,19 @@ class _Diverged(Exception):
 
 class _Stopped(Exception):
     """The callback asked to stop."""
+
+
+class _CallbackFailed(Exception):
+    """The callback raised an exception (args: its type and message, one line)."""
+
+
+def _run_callback(callback: Callback, evaluation: int, image: torch.Tensor, record: Dict[str, float]) -> bool:
+    """The callback's wish to stop; its own exceptions stop the run without losing the best image."""
+    try:
+        return bool(callback(evaluation, image, record))
+    except Exception as exc:  # noqa: BLE001 - the user's code; the run's work must not be lost to it
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _CallbackFailed(f"{type(exc).__name__}: {text}" if text else type(exc).__name__) from exc
 
 
 class _BudgetSpent(Exception):
@@ -312,7 +326,7 @@ def stylize(
     style_images = [load_image(s, style_side) for s in style_list]
     mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
-    model = model if model is not None else VGGFeatures(weights=weights, pooling=pooling, device=device)
+    model = model if model is not None else _build_model(weights, pooling, device)
     device_used = model.device
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
     active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 and any(style_map.values()) else []
@@ -338,7 +352,7 @@ def stylize(
         "steps": steps_list[0] if scale_list is None else steps_list,
         "lr": lr,
         "line_search": bool(line_search) if optimizer == "lbfgs" else None,
-        "init": init if isinstance(init, str) or init is None else "tensor",
+        "init": "tensor" if _init_is_image(init) else init,
         "seed": seed,
         "size": [height, width],
         "style_sizes": [list(s.shape[-2:]) for s in style_images],
@@ -353,7 +367,7 @@ def stylize(
     }
     if config["init"] is None:
         config["init"] = "content" if content_image is not None else "noise"
-    if init is not None and not isinstance(init, str):
+    if _init_is_image(init):
         start = resize(_initial_image(init, net_content, net_styles, (height, width), seed), sizes[0])
     else:
         first_content = resize(net_content, sizes[0]) if net_content is not None else None
@@ -592,7 +606,7 @@ def _optimize(
         bar.update(1)
         if progress:
             bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
-        if callback is not None and callback(evaluations, image.detach().clamp(0.0, 1.0), record):
+        if callback is not None and _run_callback(callback, evaluations, image.detach().clamp(0.0, 1.0), record):
             raise _Stopped
         if evaluations >= steps and optimizer_name == "lbfgs":
             raise _BudgetSpent
@@ -613,6 +627,13 @@ def _optimize(
     except _Stopped:
         status = "stopped"
         message = f"Stopped by the callback after evaluation {evaluations} of {steps}; the best image so far is kept."
+    except _CallbackFailed as exc:
+        status = "stopped"
+        message = (
+            f"The callback raised {exc.args[0]} at evaluation {evaluations} of {steps}, so the run was stopped; "
+            "the best image so far is kept. Fix the callback and run again."
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     except KeyboardInterrupt:
         status = "interrupted"
         message = (
@@ -711,12 +732,30 @@ def style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, flo
 
 def _check_init(init: Any) -> None:
     """``init`` is a start name or an image (any source :func:`~stylelab.load_image` reads)."""
-    if init is None or isinstance(init, (torch.Tensor, np.ndarray)) or type(init).__module__.startswith("PIL."):
+    if init is None or _init_is_image(init):
         return
     if not isinstance(init, str) or init not in ("content", "noise", "style"):
         raise ParameterError(
-            f"init must be 'content', 'noise', 'style' or an image (tensor, numpy array, PIL image); got {init!r}."
+            f"init must be 'content', 'noise', 'style' or an image (a tensor, numpy array, PIL image, or the "
+            f"path of an existing file); got {init!r}."
         )
+
+
+def _init_is_image(init: Any) -> bool:
+    """``init`` names an image rather than a start rule: any image object, a Path, or a string naming a file."""
+    if isinstance(init, str):
+        return init not in ("content", "noise", "style") and os.path.isfile(init)
+    return isinstance(init, (torch.Tensor, np.ndarray, os.PathLike, bytes, bytearray)) or type(init).__module__.startswith("PIL.")
+
+
+def _build_model(weights: Any, pooling: Any, device: Any) -> VGGFeatures:
+    """The network for ``weights``, ``pooling`` and ``device``; its own checks' errors as ParameterError."""
+    try:
+        return VGGFeatures(weights=weights, pooling=pooling, device=device)
+    except StyleLabError:
+        raise
+    except (ValueError, TypeError) as exc:  # VGGFeatures' checks of pooling, precision, ...
+        raise ParameterError(str(exc).strip().splitlines()[0]) from None
 
 
 def _output_shape(content: Any, size: Any) -> Optional[tuple]:
@@ -753,7 +792,7 @@ def _initial_image(
     seed: int,
 ) -> torch.Tensor:
     height, width = int(shape[0]), int(shape[1])
-    if init is not None and not isinstance(init, str):
+    if _init_is_image(init):
         start = load_image(init)
         if tuple(start.shape[-2:]) != (height, width):
             raise ImageLoadError(
