@@ -522,7 +522,15 @@ def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config
     final = tuple(sizes[-1])
     image = last.image if tuple(last.image.shape[-2:]) == final else resize(last.image, final)
     scales = "/".join(str(max(s)) for s in sizes[: len(results)])
+    status = last.status
     message = f"Coarse-to-fine at {scales} px: {last.message}"
+    if status == "no_progress" and any(r.status == "completed" for r in results):
+        # The run as a whole improved on its start; only the last scale kept its upsampled start.
+        status = "completed"
+        message = (
+            f"Coarse-to-fine at {scales} px: completed; the last scale's {last.evaluations} evaluations did not "
+            "improve on the upsampled image, which is returned."
+        )
     if len(results) < len(sizes):
         message += f" The image was upsampled to {final[0]}x{final[1]} from the {max(sizes[len(results) - 1])} px scale."
     return StyleTransferResult(
@@ -533,7 +541,7 @@ def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config
         steps=sum(r.steps for r in results),
         evaluations=evaluations,
         seconds=elapsed,
-        status=last.status,
+        status=status,
         message=message,
     )
 

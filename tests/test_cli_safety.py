@@ -182,3 +182,20 @@ def test_max_memory_option(photo, tmp_path, capsys):
     code, err = _main([photo, STYLE, "-o", tmp_path / "o.png", "--max-memory", "plenty"], capsys)
     assert code == 2 and "is not a memory size" in err
     assert "STYLELAB_MEMORY_LIMIT" not in os.environ or os.environ["STYLELAB_MEMORY_LIMIT"] != "plenty"
+
+
+@pytest.mark.parametrize("stages, expected", [(("completed", "no_progress"), "completed"),
+                                              (("no_progress", "completed"), "completed"),
+                                              (("no_progress", "no_progress"), "no_progress")])
+def test_coarse_to_fine_fails_only_when_no_scale_improved(content, style, model, monkeypatch, stages, expected):
+    real = transfer._optimize
+    statuses = iter(stages)
+
+    def optimize(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.status = next(statuses)
+        return result
+
+    monkeypatch.setattr(transfer, "_optimize", optimize)
+    result = sl.stylize(content, style, model=model, scales=(32, 48), steps=2, progress=False)
+    assert result.status == expected and len(result.config["stages"]) == 2
