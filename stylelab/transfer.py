@@ -54,7 +54,7 @@ from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, m
 from . import validate
 from .errors import ImageLoadError, ParameterError, StyleLabError
 from .images import image_shape, load_image, resize, save_image, target_size, to_pil
-from .layers import check_input_size, check_layer_names
+from .layers import check_input_size
 from .masks import prepare_masks, resize_mask
 from .objective import StyleObjective
 from .scales import stage_sizes, stage_steps
@@ -214,9 +214,10 @@ def stylize(
         lr: step size; default 1 for L-BFGS, 0.02 for Adam.
         init: ``"content"``, ``"noise"`` (uniform white noise in [0, 1]), ``"style"``
             (the first style image stretched to the content's size) or an image of the
-            output's size (anything :func:`~stylelab.load_image` reads: a
-            ``(1, 3, H, W)`` tensor, a numpy array, a PIL image). Default: ``"content"`` if there is a content
-            image, else ``"noise"``.
+            output's size: anything :func:`~stylelab.load_image` reads (a
+            ``(1, 3, H, W)`` tensor, a numpy array, a PIL image, a ``Path``, or a
+            string naming an existing file). Default: ``"content"`` if there is a
+            content image, else ``"noise"``.
         seed: seed for the noise start; the same seed gives the same result.
         size: resize the content: an int is the longest side, ``(h, w)`` exact. Without
             a content image, the output size (an int gives a square).
@@ -253,18 +254,18 @@ def stylize(
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
+        ``result.config["stages"]`` lists each scale's size, steps and evaluations;
+        with several scales the history runs on across them and
+        ``result.history["scale"]`` gives the longest side of each evaluation.
 
     Raises:
         ParameterError: a setting has a wrong type or value (the message names it);
             checked before any image is loaded.
         MemoryLimitError: the run would need more memory than the limit (estimated from
-            the images' sizes before loading them; see :mod:`stylelab.validate`, and
+            the images' sizes before loading them; see :mod:`stylelab.validate` and
             ``STYLELAB_MEMORY_LIMIT``).
         ImageLoadError, ImageNotFoundError, ImageTooSmallError, LayerNameError: an
-            image or layer name cannot be used.
-        ``result.config["stages"]`` lists each scale's size, steps and evaluations;
-        with several scales the history runs on across them and
-        ``result.history["scale"]`` gives the longest side of each evaluation.
+            image or a layer name cannot be used.
     """
     # Every setting is checked before any image is loaded or any memory allocated.
     if not isinstance(optimizer, str) or optimizer.lower() not in _DEFAULT_LR:

@@ -8,7 +8,6 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import stylelab as sl
 from stylelab import validate
