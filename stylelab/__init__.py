@@ -17,7 +17,7 @@ Importing stylelab has no side effects: no downloads, no seeding, no printing, n
 matplotlib settings.
 """
 
-from . import cache, color, data, masks, normalization, patterns, scales
+from . import cache, color, data, masks, normalization, patterns, scales, validate
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -25,6 +25,9 @@ from .errors import (
     ImageNotFoundError,
     ImageTooSmallError,
     LayerNameError,
+    MemoryLimitError,
+    OutputPathError,
+    ParameterError,
     StyleLabError,
     WeightsError,
     WeightsFileError,
@@ -58,6 +61,7 @@ __all__ = [
     "data",
     "cache",
     "color",
+    "validate",
     "masks",
     "scales",
     "pick_device",
@@ -89,4 +93,7 @@ __all__ = [
     "WeightsFileError",
     "WeightsUnavailableError",
     "DownloadError",
+    "ParameterError",
+    "MemoryLimitError",
+    "OutputPathError",
 ]

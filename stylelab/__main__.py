@@ -17,8 +17,15 @@ Perceptual control (Gatys et al. 2017)::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
-from typing import List, Optional
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, List, Optional
 
 from . import __version__
 from .errors import StyleLabError
@@ -37,8 +44,17 @@ everywhere no other mask covers; pixels no mask covers keep the photo). --scales
 coarse-to-fine: the last scale is the output's longest side, and --steps may give one
 count per scale.
 
-exit status: 0 on success, 2 on bad arguments or inputs, 130 when interrupted (the best
-image so far is still written).
+safety: OUTPUT is checked before any work (known extension, a writable folder, not one of
+the input files: an input is never written over) and written atomically (a temporary file,
+then renamed). If writing still fails at the end, the result is saved in the temporary
+folder instead and the message says where. --max-memory (or STYLELAB_MEMORY_LIMIT) sets the
+memory limit; larger runs are refused before they start.
+
+exit status: 0 on success; 1 when the run did not give a usable result (it diverged or
+never improved on its start image) or OUTPUT could not be written (the result was saved
+elsewhere, see the message); 2 on bad arguments or inputs; 130 when interrupted by Ctrl-C
+and 143 by SIGTERM (a closed terminal, a job scheduler): the best image so far is still
+written.
 """
 
 
@@ -74,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default=None, help="auto | imagenet | random | PATH (default: $STYLELAB_WEIGHTS or auto)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="refuse runs estimated to need more memory, e.g. 8GiB, 512MiB, off "
+                             "(default: $STYLELAB_MEMORY_LIMIT, else the machine's memory)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--download-weights", action="store_true", help="download the ImageNet VGG-19 weights and exit")
     parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
@@ -94,17 +113,43 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error("give the style either as STYLE or with --style, not both")
         if not args.content or not (args.style or args.styles) or not args.output:
             parser.error("give CONTENT, STYLE and -o OUTPUT (or --download-weights)")
-        return _run(args)
+        with _signals_as_interrupts() as received:
+            return _run(args, received)
     except (StyleLabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .images import save_image
-    from .transfer import stylize
-    from .vgg import VGGFeatures
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """Treat SIGTERM like Ctrl-C while the block runs (main thread only).
 
+    Yields a list that receives the number of each signal caught; the handler raises
+    ``KeyboardInterrupt`` (which stylize turns into "interrupted, best image kept") only
+    while ``received`` holds no ``"saving"`` marker, so a signal during the final write
+    is recorded and the write completes.
+    """
+    received: List[Any] = []
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield received
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        received.append(signum)
+        if "saving" not in received:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, received: Optional[List[Any]] = None) -> int:
+    from .validate import MEMORY_LIMIT_VARIABLE, memory_limit, output_path
+
+    received = [] if received is None else received
     styles = args.styles if args.styles else [args.style]
     masks = None if args.masks is None else [None if m.lower() == "rest" else m for m in args.masks]
     if args.masks is not None and len(args.masks) != len(styles):
@@ -113,35 +158,103 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"{len(args.blend)} --blend weight(s) for {len(styles)} style image(s); give one weight per style image.")
     if len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
         raise ValueError("--steps takes one number, or one per --scales entry.")
+    # Before any work: the output must be writable and must not be one of the inputs.
+    inputs = [args.content, *styles, *(m for m in masks or [] if m), args.weights]
+    output = output_path(args.output, inputs=[i for i in inputs if i])
+    with _environment(MEMORY_LIMIT_VARIABLE, args.max_memory):
+        memory_limit()  # a malformed size is reported now, as a bad argument
+        return _stylize_and_save(args, styles, masks, output, received)
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: Optional[str]):
+    """Set an environment variable for the block (``None``: leave it as it is), then restore it."""
+    previous = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None:
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+
+
+def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, output: Path, received: List[Any]) -> int:
+    from .images import save_image
+    from .transfer import stylize
+    from .vgg import VGGFeatures
+
     size = args.size if args.size is not None or args.scales else 512
-    model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device,
-                        precision=args.precision, channels_last=args.channels_last)
-    print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
-    result = stylize(
-        args.content,
-        styles if len(styles) > 1 else styles[0],
-        size=size,
-        steps=args.steps[0] if len(args.steps) == 1 else args.steps,
-        style_blend=args.blend,
-        masks=masks,
-        preserve_color=args.preserve_color,
-        scales=args.scales,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        init=args.init,
-        seed=args.seed,
-        model=model,
-        progress=not args.quiet,
-    )
-    path = save_image(result.image, args.output)
+    try:
+        model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device,
+                            precision=args.precision, channels_last=args.channels_last)
+        print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
+        result = stylize(
+            args.content,
+            styles if len(styles) > 1 else styles[0],
+            size=size,
+            steps=args.steps[0] if len(args.steps) == 1 else args.steps,
+            style_blend=args.blend,
+            masks=masks,
+            preserve_color=args.preserve_color,
+            scales=args.scales,
+            optimizer=args.optimizer,
+            lr=args.lr,
+            content_weight=args.content_weight,
+            style_weight=args.style_weight,
+            tv_weight=args.tv_weight,
+            init=args.init,
+            seed=args.seed,
+            model=model,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print("Interrupted before the optimisation began; there is no image to save.", file=sys.stderr)
+        return _interrupted_code(received)
+    received.append("saving")
     total = result.history.get("total", [])
     if total:
         print(f"loss {total[0]:.4g} -> {min(total):.4g} in {result.evaluations} evaluations, {result.seconds:.1f} s", file=sys.stderr)
-    print(f"{result.message} Wrote {path}", file=sys.stderr)
-    return 130 if result.status == "interrupted" else 0
+    written = _save_safely(result.image, output, save_image)
+    if written is None:
+        return 1
+    print(f"{result.message} Wrote {written}", file=sys.stderr)
+    if written != output:
+        return 1
+    if result.status == "interrupted":
+        return _interrupted_code(received)
+    if result.status in ("diverged", "no_progress"):
+        print(f"error: the run failed ({result.status}); the image written is the best one found, "
+              "which may be the start image.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _interrupted_code(received: List[Any]) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM (128 + the signal's number, as shells report it)."""
+    caught = [s for s in received if isinstance(s, int)]
+    return 128 + int(caught[0]) if caught else 130
+
+
+def _save_safely(image: Any, output: Path, save_image: Any) -> Optional[Path]:
+    """Write the result to ``output``; if that fails, to the temporary folder. Returns the path written."""
+    try:
+        return save_image(image, output)
+    except (OSError, StyleLabError, ValueError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+    fallback = Path(tempfile.gettempdir()) / f"stylelab-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{output.suffix}"
+    try:
+        save_image(image, fallback)
+    except (OSError, StyleLabError, ValueError) as exc:
+        print(f"error: could not write {str(output)!r} ({reason}) nor {str(fallback)!r} ({exc}); "
+              "free some disk space and run again.", file=sys.stderr)
+        return None
+    print(f"error: could not write {str(output)!r} ({reason}); the result was saved to {str(fallback)!r} instead.",
+          file=sys.stderr)
+    return fallback
 
 
 if __name__ == "__main__":

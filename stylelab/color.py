@@ -42,6 +42,8 @@ from typing import Tuple
 
 import torch
 
+from .errors import ParameterError
+
 __all__ = [
     "RGB_TO_YIQ",
     "rgb_to_yiq",
@@ -71,7 +73,7 @@ _MODES = ("eigen", "cholesky")
 def _check_image(image: torch.Tensor, name: str = "image") -> None:
     if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be a (B, 3, H, W) RGB tensor; got {shape}. Load it with stylelab.load_image(...)."
         )
 
@@ -108,7 +110,7 @@ def gray_to_rgb(gray: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(gray, torch.Tensor) or gray.dim() != 4 or gray.shape[1] != 1:
         shape = tuple(gray.shape) if isinstance(gray, torch.Tensor) else type(gray).__name__
-        raise ValueError(f"gray_to_rgb expects a (B, 1, H, W) tensor; got {shape}.")
+        raise ParameterError(f"gray_to_rgb expects a (B, 1, H, W) tensor; got {shape}.")
     return gray.expand(-1, 3, -1, -1).contiguous()
 
 
@@ -139,7 +141,7 @@ def combine_luminance(luma: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
     _check_image(luma, "luma")
     _check_image(color, "color")
     if luma.shape[-2:] != color.shape[-2:]:
-        raise ValueError(
+        raise ParameterError(
             f"combine_luminance needs images of the same size; got {tuple(luma.shape[-2:])} and "
             f"{tuple(color.shape[-2:])}. Resize one with stylelab.resize."
         )
@@ -195,7 +197,7 @@ def match_color_histogram(
         ``(1, 3, H, W)``, same dtype and device as ``source``.
     """
     if mode not in _MODES:
-        raise ValueError(f"mode must be 'eigen' or 'cholesky', not {mode!r}.")
+        raise ParameterError(f"mode must be 'eigen' or 'cholesky', not {mode!r}.")
     _check_image(source, "source")
     _check_image(target, "target")
     mu_s, cov_s = color_statistics(source)

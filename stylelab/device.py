@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from .errors import ParameterError
+
 __all__ = ["pick_device"]
 
 
@@ -20,11 +22,11 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         try:
             chosen = torch.device(choice)
         except (RuntimeError, TypeError) as exc:
-            raise ValueError(
+            raise ParameterError(
                 f"Unknown device {choice!r}; use 'cpu', 'cuda', 'cuda:0' or 'mps'."
-            ) from exc
+            ) from None
         if chosen.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
+            raise ParameterError(
                 f"Device {choice!r} was requested but CUDA is not available here; "
                 "use device='cpu' or leave device unset to pick automatically."
             )

@@ -17,6 +17,9 @@ __all__ = [
     "WeightsFileError",
     "WeightsUnavailableError",
     "DownloadError",
+    "ParameterError",
+    "MemoryLimitError",
+    "OutputPathError",
 ]
 
 
@@ -57,3 +60,18 @@ class WeightsUnavailableError(WeightsError):
 
 class DownloadError(StyleLabError, OSError):
     """A download failed or delivered the wrong bytes."""
+
+
+class ParameterError(StyleLabError, ValueError, TypeError):
+    """A setting (of :func:`~stylelab.stylize`, the command line, a widget) has a wrong type or value.
+
+    It is both a ``ValueError`` and a ``TypeError``, so either ``except`` clause catches it.
+    """
+
+
+class MemoryLimitError(StyleLabError, MemoryError):
+    """A run would need more memory than the limit (``STYLELAB_MEMORY_LIMIT``) allows; nothing was allocated."""
+
+
+class OutputPathError(StyleLabError, ValueError):
+    """An output path cannot be written (unknown extension, an input file, a folder that is a file, no permission)."""

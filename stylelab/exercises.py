@@ -16,7 +16,9 @@ and with the mistakes learners often make, and prints one verdict:
   where the answer differs;
 * ``not attempted`` - the stub still raises ``NotImplementedError``.
 
-A checker never raises into the notebook, whatever the learner's code does, so an
+Each call of the learner's function has a time limit (:data:`TIME_LIMIT`, 10 s; the cases
+are tiny): an answer that loops forever gets the verdict ``too_slow`` instead of hanging
+the kernel. A checker never raises into the notebook, whatever the learner's code does, so an
 unsolved notebook still runs top to bottom; the lessons go on with stylelab's own
 functions. The verdict is also returned as a :class:`CheckResult` (``.passed``,
 ``.status``, ``.mistake``, ``.message``).
@@ -45,14 +47,18 @@ nbgrader assignments whose autograder cells call :func:`check`: see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import math
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -141,15 +147,84 @@ class _NotAttempted(Exception):
         self.message = message
 
 
+#: Seconds one call of the learner's function may take before the checker gives up on it
+#: (the whole check may take three times as long). Change it here, e.g.
+#: ``sl.exercises.TIME_LIMIT = 60`` for a slow machine.
+TIME_LIMIT = 10.0
+
+
+class _TimeUp(BaseException):
+    """The time limit ran out (a BaseException, so that ``except Exception`` in an answer cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TimeUp` in the block's code once ``seconds`` have passed.
+
+    In the main thread (where Jupyter kernels run cells) a ``SIGALRM`` timer interrupts
+    even a ``while True: pass`` between two bytecodes; an outer timer (another check,
+    pytest-timeout) is restored afterwards with its remaining time. In other threads,
+    or where there is no ``SIGALRM`` (Windows), a trace function checks the clock on
+    every line of Python code the block runs. Neither can stop a single long call into
+    C code (one huge tensor operation): the verdict then comes when it returns.
+    """
+    if seconds is None or seconds <= 0:
+        yield
+        return
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def on_alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
+            raise _TimeUp
+
+        outer, _ = signal.getitimer(signal.ITIMER_REAL)
+        began = time.monotonic()
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer else seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer:
+                signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - began), 1e-3))
+        return
+    deadline = time.monotonic() + seconds
+    previous_trace = sys.gettrace()
+
+    def tracer(frame, event, arg):  # noqa: ARG001 - the trace function's signature
+        if time.monotonic() > deadline:
+            raise _TimeUp
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous_trace)
+
+
 def _call(function: Callable, *args: Any, what: str, inputs: str, hints: Sequence[tuple] = ()) -> Any:
-    """Call the learner's function; turn its exceptions into verdicts.
+    """Call the learner's function (with the time limit :data:`TIME_LIMIT`); turn its
+    exceptions into verdicts.
 
     ``hints``: ``(phrase, mistake, message)`` triples for errors specific to one exercise,
     tried first: an error whose first line holds ``phrase`` is reported as ``mistake``
     with ``message`` (where ``{text}`` stands for PyTorch's words).
     """
     try:
-        return function(*args)
+        with _time_limit(TIME_LIMIT):
+            return function(*args)
+    except _TimeUp:
+        raise _Fail(
+            "too_slow",
+            f"your {what} did not return within {TIME_LIMIT:g} s on {inputs} (a tiny case): look for a loop "
+            "that never ends, e.g. a while loop whose condition never becomes false.",
+        ) from None
+    except RecursionError:
+        raise _Fail(
+            "endless_recursion",
+            f"your {what} calls itself again and again (Python stopped it at its recursion limit): "
+            "make sure the function does not call itself, or that the recursion ends.",
+        ) from None
     except NotImplementedError:
         frames = traceback.extract_tb(sys.exc_info()[2])
         raiser = frames[-1].name if frames else what
@@ -276,7 +351,16 @@ def _checker(exercise: str) -> Callable:
                 result = CheckResult(exercise, NOT_ATTEMPTED, "Write your answer in the cell above and run it first.")
             else:
                 try:
-                    result = CheckResult(exercise, PASSED, body(answer, *args, **kwargs))
+                    with _time_limit(3 * TIME_LIMIT):
+                        result = CheckResult(exercise, PASSED, body(answer, *args, **kwargs))
+                except _TimeUp:
+                    result = CheckResult(
+                        exercise, FAILED,
+                        f"checking your answer did not finish within {3 * TIME_LIMIT:g} s: what your function "
+                        "returned never ends when it is read (an endless generator or loop?); return a tensor "
+                        "or a tuple of numbers.",
+                        "too_slow",
+                    )
                 except _NotAttempted as exc:
                     result = CheckResult(exercise, NOT_ATTEMPTED, exc.message)
                 except _Fail as exc:
@@ -365,6 +449,12 @@ def check_output_shape(output_shape: Callable[[str, int, int], Sequence[int]]) -
         got = _call(function, layer, height, width, what="output_shape", inputs=f"({layer!r}, {height}, {width})")
         try:
             values = tuple(int(v) for v in got)
+        except OverflowError:  # int(inf): the learner's value, not a checker bug
+            raise _Fail(
+                "not_finite",
+                f"for {layer!r} on a {height}x{width} image your output_shape returned {got!r}, which holds an "
+                "infinite or NaN value; return three whole numbers: (channels, height, width).",
+            ) from None
         except (TypeError, ValueError):
             values = ()
         if len(values) != 3:

@@ -29,22 +29,27 @@ Large JPEGs are decoded directly at a reduced scale (1/2, 1/4 or 1/8) when a sma
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
 import struct
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageLoadError, ImageNotFoundError
+from .errors import ImageLoadError, ImageNotFoundError, OutputPathError, ParameterError
 
 __all__ = [
     "MAX_PIXELS",
     "load_image",
+    "image_shape",
     "save_image",
     "to_pil",
     "resize",
@@ -77,8 +82,10 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
     """Load ``source`` as a ``(1, 3, H, W)`` float32 tensor with values in [0, 1].
 
     Args:
-        source: a path, a PIL image, a numpy array (channels last) or a torch tensor
-            (channels first); see the module docstring for every accepted layout.
+        source: a path, the bytes of an image file (an upload), a PIL image, a numpy
+            array (channels last) or a torch tensor (channels first); see the module
+            docstring for every accepted layout. URLs are not read: download the file
+            first (e.g. with :func:`stylelab.download.download`).
         size: ``None`` keeps the original size; an ``int`` scales the image so that its
             longest side has that many pixels (aspect ratio kept); a pair ``(h, w)``
             resizes to exactly that height and width.
@@ -92,14 +99,22 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
         ImageNotFoundError: the path does not exist.
         ImageLoadError: anything else that makes the source unusable (a folder, an empty
             or damaged file, a file that is not an image, a wrong array shape, NaN values,
-            values out of range, an image above ``max_pixels``).
+            values out of range, an image above ``max_pixels`` or a ``size`` that would
+            make one, a URL).
     """
     _check_size(size)
     target = size
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        _check_not_url(source)
         image = _open_path(path, max_pixels)
-        array, target = _decode(image, size, name=repr(str(path)))
+        array, target = _decode(image, size, name=repr(str(path)), max_pixels=max_pixels,
+                                reopen=lambda: Image.open(path))
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        image = _open_bytes(data, max_pixels)
+        array, target = _decode(image, size, name="these file bytes", max_pixels=max_pixels,
+                                reopen=lambda: Image.open(io.BytesIO(data)))
     elif isinstance(source, Image.Image):
         _check_pixels(source.size, max_pixels, "this PIL image")
         array, target = _decode(source, size, name="this PIL image", draft=False)
@@ -113,7 +128,48 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
             "image, a numpy array (H, W, 3) or a torch tensor (3, H, W)."
         )
     tensor = _array_to_tensor(array)
-    return resize(tensor, target) if size is not None else tensor
+    if size is None:
+        return tensor
+    if isinstance(source, (np.ndarray, torch.Tensor)):  # decoded sources already know their target
+        target = target_size(tuple(tensor.shape[-2:]), size)
+    if max_pixels is not None and target[0] * target[1] > max_pixels:
+        raise ImageLoadError(
+            f"size={size!r} asks for a {target[0]}x{target[1]} image ({target[0] * target[1] / 1e6:.0f} "
+            f"megapixels), above the {max_pixels / 1e6:.0f}-megapixel limit; ask for a smaller size."
+        )
+    return resize(tensor, target)
+
+
+def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
+    """The ``(h, w)`` that :func:`load_image` would give ``source`` without ``size``, read cheaply.
+
+    Only a file's header is read (the EXIF orientation applied). Returns ``None`` when the
+    source cannot be measured without loading it; :func:`load_image` then reports why.
+    """
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            if _looks_like_url(str(source)) or not Path(source).is_file():
+                return None
+            with Image.open(source) as image:
+                return _upright_size(image)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            with Image.open(io.BytesIO(bytes(source))) as image:
+                return _upright_size(image)
+        if isinstance(source, Image.Image):
+            return source.size[1], source.size[0]
+        if isinstance(source, np.ndarray) and source.ndim in (2, 3):
+            return int(source.shape[0]), int(source.shape[1])
+        if isinstance(source, torch.Tensor) and source.dim() >= 2:
+            return int(source.shape[-2]), int(source.shape[-1])
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, struct.error):
+        return None
+    return None
+
+
+def _upright_size(image: Image.Image) -> Tuple[int, int]:
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    width, height = image.size if orientation not in _TRANSPOSING_ORIENTATIONS else image.size[::-1]
+    return height, width
 
 
 def resize(image: torch.Tensor, size: Size) -> torch.Tensor:
@@ -184,19 +240,51 @@ def save_image(image: torch.Tensor | np.ndarray | Image.Image, path: str | os.Pa
 
     Returns:
         The path written, as a ``Path``.
+
+    The file is written atomically: to a temporary file in the same folder, then renamed
+    over ``path``, so ``path`` holds either its old contents or the whole new image, never
+    a half-written one. Raises :class:`~stylelab.OutputPathError` (unknown extension, a
+    folder in the way) or ``OSError`` (disk full, no permission).
     """
     path = Path(path)
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(_SAVE_FORMATS))
-        raise ImageLoadError(
+        raise OutputPathError(
             f"Cannot tell which format to save {path.name!r} in; end the file name with one of {known}."
         )
+    if path.is_dir():
+        raise OutputPathError(f"{str(path)!r} is a folder; give a file name inside it, e.g. {str(path / 'out.png')!r}.")
     pil = to_pil(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(f"Cannot create {str(path)!r}: a file is in the way of its folder; choose another folder.") from None
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+        raise ParameterError(f"quality must be a whole number from 1 to 100 (95 is the default); got {quality!r}.")
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
-    pil.save(path, format=fmt, **options)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            pil.save(stream, format=fmt, **options)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.exists():
+            shutil.copymode(path, temporary)
+        else:
+            os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # --------------------------------------------------------------------------- helpers
@@ -230,6 +318,48 @@ def _check_pixels(dims: Tuple[int, int], max_pixels: int, name: str) -> None:
         )
 
 
+def _looks_like_url(text: str) -> bool:
+    return "://" in text and text.split("://", 1)[0].lower() in ("http", "https", "ftp", "file", "s3", "gs")
+
+
+def _check_not_url(source: Union[str, os.PathLike]) -> None:
+    text = os.fspath(source)
+    if isinstance(text, str) and _looks_like_url(text):
+        raise ImageLoadError(
+            f"{text!r} is a URL, and load_image reads only local files; download it first, e.g. with "
+            "stylelab.download.download(url, 'picture.jpg'), then pass the saved path."
+        )
+
+
+def _open_bytes(data: bytes, max_pixels: int) -> Image.Image:
+    """Open the bytes of an image file (an upload): only the header is read here."""
+    if not data:
+        raise ImageLoadError("These file bytes are empty (0 bytes); upload or read the image again.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(_bomb_message("This file", str(exc), max_pixels)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
+        raise ImageLoadError(
+            "These bytes are not an image that Pillow can read (their contents match no image format, "
+            "whatever the file's extension); re-export the image as PNG or JPEG."
+        ) from None
+    _check_pixels(image.size, max_pixels, "This file")
+    return image
+
+
+def _bomb_message(name: str, pillow_text: str, max_pixels: int) -> str:
+    """Pillow refuses to open images above twice its pixel limit; say so, with the size if known."""
+    numbers = [int(n) for n in pillow_text.replace("(", " ").replace(")", " ").split() if n.isdigit()]
+    size = f" ({numbers[0] / 1e6:.0f} megapixels)" if numbers else ""
+    return (
+        f"{name} declares an enormous image{size}, above the {max_pixels / 1e6:.0f}-megapixel safety limit "
+        "against decompression bombs, and was refused; use a smaller image."
+    )
+
+
 def _open_path(path: Path, max_pixels: int) -> Image.Image:
     if not path.exists():
         raise ImageNotFoundError(
@@ -244,11 +374,8 @@ def _open_path(path: Path, max_pixels: int) -> Image.Image:
             # We apply our own, explicit limit below instead of Pillow's warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except Image.DecompressionBombError:
-        raise ImageLoadError(
-            f"{str(path)!r} declares an enormous size (a possible decompression bomb) and was "
-            "refused; use a smaller image."
-        ) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(_bomb_message(repr(str(path)), str(exc), max_pixels)) from None
     except UnidentifiedImageError:
         raise ImageLoadError(
             f"{str(path)!r} is not an image that Pillow can read (its contents do not match "
@@ -260,12 +387,25 @@ def _open_path(path: Path, max_pixels: int) -> Image.Image:
     return image
 
 
-def _decode(image: Image.Image, size: Size, name: str, draft: bool = True) -> Tuple[np.ndarray, Tuple[int, int]]:
+def _decode(
+    image: Image.Image, size: Size, name: str, draft: bool = True, max_pixels: int = MAX_PIXELS,
+    reopen: Optional[Callable[[], Image.Image]] = None,
+) -> Tuple[np.ndarray, Tuple[int, int]]:
     """Decode a PIL image (cheaply, for small targets), upright, as a numpy array.
 
     Returns the array and the ``(h, w)`` that ``size`` asks for, computed from the
     image's full upright size (so that decoding at reduced scale does not change it).
+    ``reopen`` opens the same file again (a 16-bit RGB PNG is decoded twice, see
+    :func:`_png_rgb16`).
     """
+    if reopen is not None and _is_png_rgb16(image):
+        try:
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            array = _png_rgb16(reopen)
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+            raise ImageLoadError(f"{name} is damaged or truncated ({exc}); copy or download the image again.") from None
+        array = _orient_array(array, orientation)
+        return array, target_size(array.shape[:2], size)
     try:
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
         shown_w, shown_h = image.size if orientation not in _TRANSPOSING_ORIENTATIONS else image.size[::-1]
@@ -294,6 +434,46 @@ def _decode(image: Image.Image, size: Size, name: str, draft: bool = True) -> Tu
             f"{name} is damaged or truncated ({exc}); copy or download the image again."
         ) from None
     return _pil_to_array(image), target
+
+
+def _is_png_rgb16(image: Image.Image) -> bool:
+    """A PNG with 16 bits per RGB(A) sample, which Pillow would decode to 8 bits."""
+    tile = getattr(image, "tile", None) or []
+    return image.format == "PNG" and image.mode in ("RGB", "RGBA") and len(tile) == 1 and str(
+        tile[0][3] if not isinstance(tile[0][3], tuple) else tile[0][3][0]
+    ) in ("RGB;16B", "RGBA;16B")
+
+
+def _png_rgb16(reopen: Callable[[], Image.Image]) -> np.ndarray:
+    """The full 16-bit samples of a 16-bit RGB(A) PNG, ``(H, W, C)`` uint16.
+
+    Pillow unpacks such a PNG to 8 bits, keeping each sample's high byte (raw mode
+    ``RGB;16B``). Decoding it a second time with the little-endian raw mode keeps each
+    sample's other byte; together they are the exact 16-bit value (the zlib and PNG
+    filter stages are the same in both decodes, since both raw modes have 48 or 64 bits
+    per pixel).
+    """
+    parts = []
+    for rawmode_suffix in ("16B", "16L"):
+        with reopen() as image:
+            (tile,) = image.tile
+            mode = image.mode
+            args = tile[3]
+            rawmode = f"{mode};{rawmode_suffix}"
+            image.tile = [tile._replace(args=rawmode) if not isinstance(args, tuple) else tile._replace(args=(rawmode, *args[1:]))]
+            image.load()
+            parts.append(np.asarray(image).astype(np.uint16))
+    high, low = parts
+    return (high << 8) | low
+
+
+def _orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as ``ImageOps.exif_transpose`` does."""
+    operations = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+                  5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+                  7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
+    operation = operations.get(orientation)
+    return np.ascontiguousarray(operation(array)) if operation else array
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:
@@ -334,6 +514,11 @@ def _tensor_to_hwc(tensor: torch.Tensor) -> np.ndarray:
             f"An image tensor must have shape (H, W), (C, H, W) or (1, C, H, W) with C in "
             f"1-4 channels first; got {shape}. For channels-last data use tensor.permute(2, 0, 1)."
         )
+    if data.is_meta or data.layout != torch.strided:
+        raise ImageLoadError(
+            f"This tensor has no ordinary pixel data (device {data.device}, layout {data.layout}); "
+            "pass a dense tensor, e.g. tensor.to_dense() on the CPU."
+        )
     if data.dtype == torch.bool:
         data = data.to(torch.uint8) * 255
     if data.dtype in (torch.bfloat16, torch.float16):
@@ -358,8 +543,11 @@ def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
         values = values[:, :, :-1] * alpha + (1.0 - alpha)
     if values.shape[2] == 1:
         values = np.repeat(values, 3, axis=2)
-    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-    return tensor.permute(2, 0, 1).unsqueeze(0).contiguous()
+    # Channels first, copied into a fresh buffer: the strides are the standard ones even for
+    # a 1x1 image (torch's .contiguous() keeps odd strides on size-1 dimensions, which
+    # L-BFGS's .view(-1) of the gradient can trip over).
+    planar = torch.from_numpy(np.asarray(values, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+    return torch.empty(planar.shape, dtype=torch.float32).copy_(planar)
 
 
 def _to_unit_float(array: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import StyleLabError
+from .errors import ParameterError, StyleLabError
 from .images import load_image, target_size
 from .layers import spec
 
@@ -68,7 +68,7 @@ def load_mask(source: Any, size: Optional[Tuple[int, int]] = None, *, name: str 
         while mask.dim() > 2 and mask.shape[0] == 1:
             mask = mask[0]
         if mask.dim() != 2:
-            raise ValueError(
+            raise ParameterError(
                 f"{name} must have shape (H, W), (1, H, W) or (1, 1, H, W); got {tuple(source.shape)}. "
                 "A mask has one value per pixel."
             )
@@ -77,14 +77,14 @@ def load_mask(source: Any, size: Optional[Tuple[int, int]] = None, *, name: str 
         elif mask.dtype == torch.uint8:
             mask = mask.float() / 255.0
         elif not mask.dtype.is_floating_point:
-            raise ValueError(f"{name} must be bool, uint8 or float; got {mask.dtype}.")
+            raise ParameterError(f"{name} must be bool, uint8 or float; got {mask.dtype}.")
         mask = mask.float().cpu()
         if not torch.isfinite(mask).all():
-            raise ValueError(f"{name} contains NaN or infinite values; masks must be in [0, 1].")
+            raise ParameterError(f"{name} contains NaN or infinite values; masks must be in [0, 1].")
         low, high = float(mask.min()), float(mask.max())
         if low < 0 or high > 1:
             hint = " (it looks like 0-255: divide by 255)" if high > 1 and high <= 255 and low >= 0 else ""
-            raise ValueError(
+            raise ParameterError(
                 f"{name} has values from {low:g} to {high:g} but masks must be in [0, 1]{hint}."
             )
         mask = mask[None, None]
@@ -110,7 +110,7 @@ def resize_mask(mask: torch.Tensor, size: Tuple[int, int], *, name: str = "the m
     if current == (height, width):
         return mask
     if target_size(current, max(height, width)) != (height, width):
-        raise ValueError(
+        raise ParameterError(
             f"{name} is {current[0]}x{current[1]} pixels but the content image is {height}x{width}; "
             "give a mask with the content's size (or at least its aspect ratio)."
         )
@@ -137,14 +137,14 @@ def prepare_masks(masks: Sequence[Any], count: int, size: Tuple[int, int]) -> Li
         masks = [masks]
     masks = list(masks)
     if count == 0:
-        raise ValueError("masks were given but there is no style image; masks say where each style goes.")
+        raise ParameterError("masks were given but there is no style image; masks say where each style goes.")
     if len(masks) != count:
-        raise ValueError(
+        raise ParameterError(
             f"{len(masks)} mask(s) for {count} style image(s); give exactly one mask per style image "
             "(None for 'everywhere else')."
         )
     if sum(m is None for m in masks) > 1:
-        raise ValueError("Only one mask may be None ('everywhere else'); give the others as images.")
+        raise ParameterError("Only one mask may be None ('everywhere else'); give the others as images.")
     loaded = [None if m is None else load_mask(m, size, name=f"mask {i + 1}") for i, m in enumerate(masks)]
     given = [m for m in loaded if m is not None]
     if any(m is None for m in loaded):
@@ -153,7 +153,7 @@ def prepare_masks(masks: Sequence[Any], count: int, size: Tuple[int, int]) -> Li
         loaded = [rest if m is None else m for m in loaded]
     for index, mask in enumerate(loaded):
         if float(mask.max()) <= 0:
-            raise ValueError(
+            raise ParameterError(
                 f"mask {index + 1} is zero everywhere, so style image {index + 1} would never be used; "
                 "drop that style or give it a region."
             )
@@ -188,7 +188,7 @@ def guided_gram_matrix(features: torch.Tensor, mask: torch.Tensor) -> torch.Tens
         ``(B, C, C)``.
     """
     if features.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or features.shape[-2:] != mask.shape[-2:]:
-        raise ValueError(
+        raise ParameterError(
             f"guided_gram_matrix needs features (B, C, h, w) and a mask (1, 1, h, w) of the same h, w; "
             f"got {tuple(features.shape)} and {tuple(mask.shape)}. Use layer_mask(mask, layer) first."
         )

@@ -70,10 +70,14 @@ class Measurement:
         )
 
 
-def _proc_status(key: str) -> Optional[float]:
-    """A ``kB`` field of ``/proc/self/status`` in MiB, or ``None`` off Linux."""
+_STATUS = "/proc/self/status"
+_CLEAR_REFS = "/proc/self/clear_refs"
+
+
+def _proc_status(key: str, status: str = _STATUS) -> Optional[float]:
+    """A ``kB`` field of ``/proc/self/status`` (or the file ``status``) in MiB, or ``None`` off Linux."""
     try:
-        with open("/proc/self/status") as handle:
+        with open(status) as handle:
             for line in handle:
                 if line.startswith(key + ":"):
                     return float(line.split()[1]) / 1024.0
@@ -92,23 +96,24 @@ def _maxrss_mib() -> float:
     return value / 2**20 if sys.platform == "darwin" else value / 1024.0  # bytes on macOS, KiB on Linux
 
 
-def reset_peak_rss() -> bool:
+def reset_peak_rss(clear_refs: str = _CLEAR_REFS, status: str = _STATUS) -> bool:
     """Reset this process's peak resident memory (Linux's ``VmHWM``) to its current size.
 
     Returns ``False`` where that is impossible (not Linux): :func:`peak_rss_mib` then
-    reports the peak since the process started.
+    reports the peak since the process started. ``clear_refs`` and ``status`` are the
+    ``/proc`` files used (other paths only for tests).
     """
     try:
-        with open("/proc/self/clear_refs", "w") as handle:
+        with open(clear_refs, "w") as handle:
             handle.write("5")  # "5" resets the VmHWM high-water mark
-        return _proc_status("VmHWM") is not None
+        return _proc_status("VmHWM", status) is not None
     except OSError:
         return False
 
 
-def peak_rss_mib() -> float:
+def peak_rss_mib(status: str = _STATUS) -> float:
     """Peak resident memory of this process in MiB, since :func:`reset_peak_rss` on Linux."""
-    peak = _proc_status("VmHWM")
+    peak = _proc_status("VmHWM", status)
     return peak if peak is not None else _maxrss_mib()
 
 

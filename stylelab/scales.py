@@ -26,6 +26,8 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 
 import torch
 
+from . import validate
+from .errors import ParameterError
 from .images import load_image, target_size
 
 __all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_scale_losses", "combine_scales", "FINE_LAYERS"]
@@ -35,27 +37,11 @@ FINE_LAYERS = ("relu1_1", "relu2_1")
 
 
 def check_scales(scales: Any) -> List[int]:
-    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing."""
-    if isinstance(scales, (int, float)) and not isinstance(scales, bool):
-        scales = [scales]
-    try:
-        values = list(scales)
-    except TypeError:
-        raise ValueError(f"scales must be a list of image sizes such as (256, 512, 1024); got {scales!r}.") from None
-    if not values:
-        raise ValueError("scales is empty; give at least one image size, e.g. scales=(256, 512).")
-    out = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value) or value < 1:
-            raise ValueError(f"every scale must be a positive whole number of pixels; got {value!r} in {values}.")
-        out.append(int(value))
-    for small, large in zip(out, out[1:]):
-        if large <= small:
-            raise ValueError(
-                f"scales must increase from coarse to fine, e.g. (256, 512, 1024); got {out} "
-                f"({large} comes after {small})."
-            )
-    return out
+    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing.
+
+    Raises :class:`~stylelab.ParameterError` (see :func:`stylelab.validate.scales`).
+    """
+    return validate.scales(scales)
 
 
 def stage_sizes(final: Tuple[int, int], scales: Sequence[int]) -> List[Tuple[int, int]]:
@@ -68,7 +54,7 @@ def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
     """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
     if isinstance(steps, (list, tuple)):
         if len(steps) != count:
-            raise ValueError(
+            raise ParameterError(
                 f"steps has {len(steps)} entries for {count} scales; give one number, or one per scale."
             )
         return list(steps)

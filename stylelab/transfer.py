@@ -40,21 +40,24 @@ the run early and still returns the best image found; a NaN/inf loss ends it wit
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
 from .color import combine_luminance, gray_to_rgb, luminance, luminance_image, match_color_histogram, match_luminance
-from .errors import ImageLoadError
-from .images import load_image, resize, save_image, target_size, to_pil
-from .layers import Architecture, check_layer_names
+from . import validate
+from .errors import ImageLoadError, ParameterError, StyleLabError
+from .images import image_shape, load_image, resize, save_image, target_size, to_pil
+from .layers import Architecture
 from .masks import prepare_masks, resize_mask
 from .objective import StyleObjective
-from .scales import check_scales, stage_sizes, stage_steps
+from .scales import stage_sizes, stage_steps
 from .vgg import VGGFeatures
 
 __all__ = [
@@ -87,8 +90,10 @@ class StyleTransferResult:
         evaluations: loss evaluations (forward + backward passes); at most the
             ``steps`` budget given to :func:`stylize`.
         seconds: wall time of the optimisation, excluding target computation.
-        status: ``"completed"``, ``"interrupted"``, ``"stopped"`` (by the callback) or
-            ``"diverged"``.
+        status: ``"completed"``, ``"interrupted"`` (Ctrl-C, a kernel interrupt, SIGTERM in
+            the command line), ``"stopped"`` (by the callback), ``"diverged"`` (a NaN or
+            infinite loss) or ``"no_progress"`` (every evaluation was worse than the start
+            image, which is returned). Only ``"completed"`` is a success.
         message: a sentence about how the run ended.
     """
 
@@ -105,7 +110,12 @@ class StyleTransferResult:
     @property
     def interrupted(self) -> bool:
         """True when the run ended before its last step, for any reason."""
-        return self.status != "completed"
+        return self.status in ("interrupted", "stopped", "diverged")
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run completed and improved on its start image."""
+        return self.status == "completed"
 
     def to_pil(self):
         """The image as a PIL RGB image."""
@@ -138,6 +148,19 @@ class _Diverged(Exception):
 
 class _Stopped(Exception):
     """The callback asked to stop."""
+
+
+class _CallbackFailed(Exception):
+    """The callback raised an exception (args: its type and message, one line)."""
+
+
+def _run_callback(callback: Callback, evaluation: int, image: torch.Tensor, record: Dict[str, float]) -> bool:
+    """The callback's wish to stop; its own exceptions stop the run without losing the best image."""
+    try:
+        return bool(callback(evaluation, image, record))
+    except Exception as exc:  # noqa: BLE001 - the user's code; the run's work must not be lost to it
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _CallbackFailed(f"{type(exc).__name__}: {text}" if text else type(exc).__name__) from exc
 
 
 class _BudgetSpent(Exception):
@@ -191,9 +214,11 @@ def stylize(
             at every scale, or a list with one budget per scale.
         lr: step size; default 1 for L-BFGS, 0.02 for Adam.
         init: ``"content"``, ``"noise"`` (uniform white noise in [0, 1]), ``"style"``
-            (the first style image stretched to the content's size) or a
-            ``(1, 3, H, W)`` tensor. Default: ``"content"`` if there is a content
-            image, else ``"noise"``.
+            (the first style image stretched to the content's size) or an image of the
+            output's size: anything :func:`~stylelab.load_image` reads (a
+            ``(1, 3, H, W)`` tensor, a numpy array, a PIL image, a ``Path``, or a
+            string naming an existing file). Default: ``"content"`` if there is a
+            content image, else ``"noise"``.
         seed: seed for the noise start; the same seed gives the same result.
         size: resize the content: an int is the longest side, ``(h, w)`` exact. Without
             a content image, the output size (an int gives a square).
@@ -237,50 +262,74 @@ def stylize(
         ``result.config["stages"]`` lists each scale's size, steps and evaluations;
         with several scales the history runs on across them and
         ``result.history["scale"]`` gives the longest side of each evaluation.
+
+    Raises:
+        ParameterError: a setting has a wrong type or value (the message names it);
+            checked before any image is loaded.
+        MemoryLimitError: the run would need more memory than the limit (estimated from
+            the images' sizes before loading them; see :mod:`stylelab.validate` and
+            ``STYLELAB_MEMORY_LIMIT``).
+        ImageLoadError, ImageNotFoundError, ImageTooSmallError, LayerNameError: an
+            image or a layer name cannot be used.
     """
-    optimizer = str(optimizer).lower()
-    if optimizer not in _DEFAULT_LR:
-        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
-    scale_list = check_scales(scales) if scales is not None else None
-    steps_list = [_check_steps(n) for n in stage_steps(steps, len(scale_list) if scale_list else 1)]
+    # Every setting is checked before any image is loaded or any memory allocated.
+    if not isinstance(optimizer, str) or optimizer.lower() not in _DEFAULT_LR:
+        raise ParameterError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}.")
+    optimizer = optimizer.lower()
+    scale_list = validate.scales(scales) if scales is not None else None
+    steps_list = [validate.whole_number("steps", n) for n in stage_steps(steps, len(scale_list) if scale_list else 1)]
     weights_used = {
-        "content_weight": _check_weight("content_weight", content_weight),
-        "style_weight": _check_weight("style_weight", style_weight),
-        "tv_weight": _check_weight("tv_weight", tv_weight),
+        "content_weight": validate.non_negative("content_weight", content_weight),
+        "style_weight": validate.non_negative("style_weight", style_weight),
+        "tv_weight": validate.non_negative("tv_weight", tv_weight),
     }
-    lr = _DEFAULT_LR[optimizer] if lr is None else _check_positive("lr", lr)
-    style_scale = _check_positive("style_scale", style_scale)
+    lr = _DEFAULT_LR[optimizer] if lr is None else validate.positive("lr", lr)
+    style_scale = validate.positive("style_scale", style_scale)
+    seed = validate.seed(seed)
     preserve_color = _check_preserve_color(preserve_color)
-    content_names = check_layer_names(content_layers)
+    content_names = validate.layer_names("content_layers", content_layers)
     style_map = style_layer_weights(style_layers)
+    _check_init(init)
+    if callback is not None and not callable(callback):
+        raise ParameterError(f"callback must be a function callback(evaluation, image, losses); got {callback!r}.")
+    if model is not None and not isinstance(model, VGGFeatures):
+        raise ParameterError(f"model must be a stylelab.VGGFeatures; got a {type(model).__name__}.")
 
     if content is None and style is None:
-        raise ValueError("stylize needs a content image, a style image, or both; both are None.")
+        raise ParameterError("stylize needs a content image, a style image, or both; both are None.")
     if scale_list is not None and size is None:
         size = scale_list[-1]
-    content_image = load_image(content, size) if content is not None else None
-    if content_image is not None:
-        height, width = content_image.shape[-2:]
-    elif size is None:
-        raise ValueError("Without a content image, pass size= (an int or (h, w)) for the output image.")
-    else:
-        height, width = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
-    if preserve_color is not None and content_image is None:
-        raise ValueError(f"preserve_color={preserve_color!r} keeps the content's colours, but there is no content image.")
-    sizes = [(height, width)] if scale_list is None else stage_sizes((height, width), scale_list)
-    if scale_list is not None and max(height, width) != scale_list[-1]:
-        raise ValueError(
-            f"The last scale ({scale_list[-1]}) must be the output size, but the output is {height}x{width}; "
-            "leave size= out (the last scale sets it) or make them agree."
-        )
     style_list = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if masks is not None and style_blend is not None:
-        raise ValueError(
+        raise ParameterError(
             "Give masks or style_blend, not both: masks place each style in its own region, "
             "style_blend mixes the styles everywhere."
         )
-    blend = _blend_weights(style_blend, len(style_list))
-    style_images = [load_image(s, _style_side((height, width), style_scale)) for s in style_list]
+    blend = validate.blend_weights(style_blend, len(style_list))
+    if content is None and size is None:
+        raise ParameterError("Without a content image, pass size= (an int or (h, w)) for the output image.")
+    _check_memory_before_loading(content, style_list, size, style_scale, model, device)
+
+    content_image = load_image(content, size) if content is not None else None
+    if content_image is not None:
+        height, width = content_image.shape[-2:]
+    else:
+        height, width = _output_shape(None, size)
+    if preserve_color is not None and content_image is None:
+        raise ParameterError(f"preserve_color={preserve_color!r} keeps the content's colours, but there is no content image.")
+    sizes = [(height, width)] if scale_list is None else stage_sizes((height, width), scale_list)
+    if scale_list is not None and max(height, width) != scale_list[-1]:
+        raise ParameterError(
+            f"The last scale ({scale_list[-1]}) must be the output size, but the output is {height}x{width}; "
+            "leave size= out (the last scale sets it) or make them agree."
+        )
+    style_side = _style_side((height, width), style_scale)
+    if style_list and style_side < 1:
+        raise ParameterError(
+            f"style_scale={style_scale:g} makes the style images less than 1 pixel wide at this "
+            f"{height}x{width} output; use a style_scale of at least {1 / max(height, width):.3g}."
+        )
+    style_images = [load_image(s, style_side) for s in style_list]
     mask_list = prepare_masks(masks, len(style_images), (height, width)) if masks is not None else None
 
     model = _model(model, weights, pooling, normalize, device)
@@ -288,7 +337,17 @@ def stylize(
     content_names = model.architecture.check_layer_names(content_names)
     model.architecture.check_layer_names(list(style_map))
     active_content = content_names if content_image is not None and weights_used["content_weight"] > 0 else []
-    active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 else []
+    active_style = list(style_map) if style_images and weights_used["style_weight"] > 0 and any(style_map.values()) else []
+    if not active_content and not active_style and weights_used["tv_weight"] == 0:
+        raise ParameterError(
+            "Every term of the loss is switched off (its weight is 0 or its image is missing), so there is "
+            "nothing to optimise; give content_weight, style_weight or tv_weight a value above 0."
+        )
+    if weights_used["tv_weight"] > 0 and min(min(shape) for shape in sizes) < 2:
+        raise ParameterError(
+            f"tv_weight needs an image of at least 2x2 pixels (it compares neighbours), but the image is "
+            f"{min(sizes)[0]}x{min(sizes)[1]}; use a larger size= or tv_weight=0."
+        )
     _check_stage_sizes(sizes, scale_list, style_images, style_scale, active_content, active_style, model.architecture)
 
     # Colour control changes what the network sees (grey images, or recoloured styles).
@@ -301,7 +360,7 @@ def stylize(
         "steps": steps_list[0] if scale_list is None else steps_list,
         "lr": lr,
         "line_search": bool(line_search) if optimizer == "lbfgs" else None,
-        "init": init if isinstance(init, str) or init is None else "tensor",
+        "init": "tensor" if _init_is_image(init) else init,
         "seed": seed,
         "size": [height, width],
         "style_sizes": [list(s.shape[-2:]) for s in style_images],
@@ -318,7 +377,7 @@ def stylize(
     }
     if config["init"] is None:
         config["init"] = "content" if content_image is not None else "noise"
-    if isinstance(init, torch.Tensor):
+    if _init_is_image(init):
         start = resize(_initial_image(init, net_content, net_styles, (height, width), seed), sizes[0])
     else:
         first_content = resize(net_content, sizes[0]) if net_content is not None else None
@@ -344,8 +403,10 @@ def _model(
     device: Optional[str],
 ) -> VGGFeatures:
     """The model given (checked against ``normalize``), or one built from the settings."""
+    if normalize not in (None, True, False, "auto"):
+        raise ParameterError(f"normalize must be True, False, 'auto' or None, not {normalize!r}.")
     if model is None:
-        return VGGFeatures(weights=weights, pooling=pooling, device=device, normalize="auto" if normalize is None else normalize)
+        return _build_model(weights, pooling, device, "auto" if normalize is None else normalize)
     wanted = model.preprocessing == "caffe" if normalize == "auto" else normalize
     if wanted is not None and bool(wanted) != model.normalized:
         state = "is" if model.normalized else "is not"
@@ -360,7 +421,7 @@ def _check_preserve_color(value: Optional[str]) -> Optional[str]:
     if value is None or value is False:
         return None
     if not isinstance(value, str) or value.lower() not in _PRESERVE_COLOR:
-        raise ValueError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+        raise ParameterError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
     return value.lower()
 
 
@@ -431,7 +492,7 @@ def _run_stages(
         )
         results.append(result)
         done += result.evaluations
-        if result.status != "completed":
+        if result.status not in ("completed", "no_progress"):
             break
         if index + 1 < len(sizes):
             next_content, _, next_masks = stages[index + 1]
@@ -491,7 +552,15 @@ def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config
     final = tuple(sizes[-1])
     image = last.image if tuple(last.image.shape[-2:]) == final else resize(last.image, final)
     scales = "/".join(str(max(s)) for s in sizes[: len(results)])
+    status = last.status
     message = f"Coarse-to-fine at {scales} px: {last.message}"
+    if status == "no_progress" and any(r.status == "completed" for r in results):
+        # The run as a whole improved on its start; only the last scale kept its upsampled start.
+        status = "completed"
+        message = (
+            f"Coarse-to-fine at {scales} px: completed; the last scale's {last.evaluations} evaluations did not "
+            "improve on the upsampled image, which is returned."
+        )
     if len(results) < len(sizes):
         message += f" The image was upsampled to {final[0]}x{final[1]} from the {max(sizes[len(results) - 1])} px scale."
     return StyleTransferResult(
@@ -502,7 +571,7 @@ def _merge_stages(results: List[StyleTransferResult], sizes: List[tuple], config
         steps=sum(r.steps for r in results),
         evaluations=evaluations,
         seconds=elapsed,
-        status=last.status,
+        status=status,
         message=message,
     )
 
@@ -575,7 +644,7 @@ def _optimize(
         bar.update(1)
         if progress:
             bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
-        if callback is not None and callback(evaluations, image.detach().clamp(0.0, 1.0), record):
+        if callback is not None and _run_callback(callback, evaluations, image.detach().clamp(0.0, 1.0), record):
             raise _Stopped
         if evaluations >= steps and optimizer_name == "lbfgs":
             raise _BudgetSpent
@@ -596,6 +665,13 @@ def _optimize(
     except _Stopped:
         status = "stopped"
         message = f"Stopped by the callback after evaluation {evaluations} of {steps}; the best image so far is kept."
+    except _CallbackFailed as exc:
+        status = "stopped"
+        message = (
+            f"The callback raised {exc.args[0]} at evaluation {evaluations} of {steps}, so the run was stopped; "
+            "the best image so far is kept. Fix the callback and run again."
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     except KeyboardInterrupt:
         status = "interrupted"
         message = (
@@ -618,6 +694,12 @@ def _optimize(
             if math.isfinite(final) and final < best["loss"]:
                 best.update(loss=final, image=image.detach().clone(), step=evaluations + 1)
         message = f"Completed {evaluations} evaluations; the best loss was {best['loss']:.4g}."
+        if evaluations >= 2 and best["step"] <= 1:
+            status = "no_progress"
+            message = (
+                f"None of the {evaluations} evaluations improved on the start image (loss {best['loss']:.4g}), "
+                "so the start image is returned: lower lr, or use optimizer='lbfgs' with line_search=True."
+            )
     if optimizer_name == "lbfgs":
         updates = int(opt.state[image].get("n_iter", 0)) if image in opt.state else 0
     else:
@@ -676,66 +758,68 @@ def _divergence_message(record: Dict[str, float], config: Dict[str, Any], evalua
 # --------------------------------------------------------------------------- checks
 
 
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int,)) and not (
-        isinstance(steps, float) and steps.is_integer()
-    ):
-        raise ValueError(f"steps must be a positive whole number; got {steps!r}.")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1; got {steps} (nothing would be optimised).")
-    return int(steps)
-
-
-def _check_weight(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; got {value!r}.") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(
-            f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
-            "moving away from the target; use 0 to switch the term off)."
-        )
-    return number
-
-
-def _check_positive(name: str, value: Any) -> float:
-    number = _check_weight(name, value)
-    if number == 0:
-        raise ValueError(f"{name} must be greater than 0; got {value!r}.")
-    return number
-
-
 def style_layer_weights(style_layers: Union[str, Sequence[str], Mapping[str, float]]) -> Dict[str, float]:
     """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
 
-    Raises :class:`~stylelab.LayerNameError` for an unknown name and ``ValueError`` for a
-    weight that is not a finite number >= 0.
+    Raises :class:`~stylelab.LayerNameError` for an unknown name and
+    :class:`~stylelab.ParameterError` for a wrong type or a weight that is not a finite
+    number >= 0 (see :func:`stylelab.validate.style_layer_weights`).
     """
-    if isinstance(style_layers, Mapping):
-        names = check_layer_names(list(style_layers))
-        weights = {name: _check_weight(f"the weight of style layer {name}", style_layers[name]) for name in names}
-    else:
-        weights = {name: 1.0 for name in check_layer_names(style_layers)}
-    return weights
+    return validate.style_layer_weights(style_layers)
 
 
-def _blend_weights(blend: Optional[Sequence[float]], count: int) -> List[float]:
-    if count == 0:
-        if blend is not None:
-            raise ValueError("style_blend was given but there is no style image.")
-        return []
-    if blend is None:
-        return [1.0 / count] * count
-    values = [_check_weight("every style_blend weight", b) for b in blend]
-    if len(values) != count:
-        raise ValueError(
-            f"style_blend has {len(values)} weights for {count} style images; give one weight per style image."
+def _check_init(init: Any) -> None:
+    """``init`` is a start name or an image (any source :func:`~stylelab.load_image` reads)."""
+    if init is None or _init_is_image(init):
+        return
+    if not isinstance(init, str) or init not in ("content", "noise", "style"):
+        raise ParameterError(
+            f"init must be 'content', 'noise', 'style' or an image (a tensor, numpy array, PIL image, or the "
+            f"path of an existing file); got {init!r}."
         )
-    total = sum(values)
-    if total <= 0:
-        raise ValueError("style_blend weights are all 0; give at least one style a positive weight.")
-    return [v / total for v in values]
+
+
+def _init_is_image(init: Any) -> bool:
+    """``init`` names an image rather than a start rule: any image object, a Path, or a string naming a file."""
+    if isinstance(init, str):
+        return init not in ("content", "noise", "style") and os.path.isfile(init)
+    return isinstance(init, (torch.Tensor, np.ndarray, os.PathLike, bytes, bytearray)) or type(init).__module__.startswith("PIL.")
+
+
+def _build_model(weights: Any, pooling: Any, device: Any, normalize: Any) -> VGGFeatures:
+    """The network for ``weights``, ``pooling``, ``device`` and ``normalize``; its own checks' errors as ParameterError."""
+    try:
+        return VGGFeatures(weights=weights, pooling=pooling, device=device, normalize=normalize)
+    except StyleLabError:
+        raise
+    except (ValueError, TypeError) as exc:  # VGGFeatures' checks of pooling, precision, ...
+        raise ParameterError(str(exc).strip().splitlines()[0]) from None
+
+
+def _output_shape(content: Any, size: Any) -> Optional[tuple]:
+    """``(h, w)`` of the output, from the content's header and ``size``; ``None`` if unknown yet."""
+    if content is None:
+        return (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+    shape = image_shape(content)
+    return None if shape is None else target_size(shape, size)
+
+
+def _check_memory_before_loading(
+    content: Any, styles: List[Any], size: Any, style_scale: float, model: Optional[VGGFeatures], device: Any
+) -> None:
+    """Refuse a run too large for the memory limit, from the images' headers, before loading them."""
+    target_size((1, 1), size)  # a bad size= is reported as such, before the estimate
+    shape = _output_shape(content, size)
+    if shape is None:
+        return
+    side = _style_side(shape, style_scale)
+    style_shapes = []
+    for source in styles:
+        own = image_shape(source)
+        if own is not None and side >= 1:
+            style_shapes.append(target_size(own, side))
+    where = model.device if model is not None else device
+    validate.check_memory(shape, style_shapes, device=where)
 
 
 def _initial_image(
@@ -746,7 +830,7 @@ def _initial_image(
     seed: int,
 ) -> torch.Tensor:
     height, width = int(shape[0]), int(shape[1])
-    if isinstance(init, torch.Tensor):
+    if _init_is_image(init):
         start = load_image(init)
         if tuple(start.shape[-2:]) != (height, width):
             raise ImageLoadError(
@@ -757,13 +841,13 @@ def _initial_image(
     choice = init if init is not None else ("content" if content is not None else "noise")
     if choice == "content":
         if content is None:
-            raise ValueError("init='content' needs a content image; use init='noise' or 'style'.")
+            raise ParameterError("init='content' needs a content image; use init='noise' or 'style'.")
         return content.clone()
     if choice == "noise":
         generator = torch.Generator().manual_seed(int(seed))
         return torch.rand((1, 3, height, width), generator=generator)
     if choice == "style":
         if not styles:
-            raise ValueError("init='style' needs a style image; use init='content' or 'noise'.")
+            raise ParameterError("init='style' needs a style image; use init='content' or 'noise'.")
         return resize(styles[0], (height, width))
-    raise ValueError(f"init must be 'content', 'noise', 'style' or a tensor, not {init!r}.")
+    raise ParameterError(f"init must be 'content', 'noise', 'style' or an image, not {init!r}.")

@@ -373,9 +373,8 @@ def _to_layer_names(raw: Mapping[str, torch.Tensor], origin: str) -> Tuple[Dict[
                 )
             if not value.dtype.is_floating_point:
                 raise WeightsFileError(
-                    f"{origin!r} stores {layer.name}.{param} as {value.dtype}, but network weights are "
-                    "floating-point numbers; the file is not a trained network's state dict: save the "
-                    "model's float weights (model.state_dict())."
+                    f"{origin!r} stores {layer.name}.{param} as {value.dtype}, not as floating-point numbers, "
+                    "so it cannot be a trained network's weights; save the state dict of the float model."
                 )
             value = value.detach().to(torch.float32)
             if not torch.isfinite(value).all():

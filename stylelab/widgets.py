@@ -24,7 +24,6 @@ the upload button next to each image picker.
 from __future__ import annotations
 
 import html
-import io
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -60,6 +59,10 @@ def _picture(width: Optional[str] = None) -> W.Layout:
     # A fixed display width (small images are scaled up), or at most the available width;
     # the aspect ratio is kept whatever the surrounding flex box does.
     return W.Layout(width=width, max_width="100%", height="auto", object_fit="contain", align_self="flex-start")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def _error_html(message: str) -> str:
@@ -148,17 +151,19 @@ class ImagePicker:
         return label
 
     def add_upload(self, name: str, content: bytes) -> Optional[str]:
-        """Add uploaded file bytes; on a bad file report it through ``on_error`` and return None."""
-        from PIL import Image, UnidentifiedImageError
+        """Add uploaded file bytes; on a bad file report it through ``on_error`` and return None.
 
+        The bytes go through the same bounded decoding as a path (:func:`~stylelab.load_image`
+        reads the header first, refuses decompression bombs, and decodes large images at a
+        reduced scale), so an upload costs no more memory than the same file by path.
+        """
         try:
-            # Opening reads only the header: load_image checks the pixel count (the
-            # decompression-bomb limit) before anything is decoded.
-            picture = Image.open(io.BytesIO(bytes(content)))
-            tensor = load_image(picture, self.size)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-            detail = str(exc) if isinstance(exc, StyleLabError) else "Pillow cannot read it"
-            self._report(f"{name!r} could not be used as an image ({detail}); upload a PNG or JPEG file.")
+            tensor = load_image(bytes(content), self.size)
+        except StyleLabError as exc:
+            self._report(f"{name!r} could not be used as an image: {_lower_first(str(exc))}")
+            return None
+        except (OSError, SyntaxError, ValueError, MemoryError) as exc:  # Pillow's own, not anticipated
+            self._report(f"{name!r} could not be used as an image (Pillow said: {exc}); upload a PNG or JPEG file.")
             return None
         return self.add(f"upload: {name}", tensor)
 

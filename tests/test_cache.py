@@ -227,3 +227,19 @@ def test_model_built_from_weights_and_pooling(cache, content, style, model):
     assert built.config["pooling"] == "avg"
     cache.stylize(content, style, model=model.with_pooling("avg"), **SMALL)
     assert cache.last_hit
+
+
+def test_weights_changed_in_place_are_a_different_model(cache, content, style):
+    # Before issue 12 the weights' hash was computed once per model object, so after an
+    # in-place change the cache returned the image of the old weights.
+    model = sl.VGGFeatures(weights="random", device="cpu")
+    first = cache.stylize(content, style, model=model, **SMALL)
+    key = cache.key(content, style, model=model, **SMALL)
+    with torch.no_grad():
+        next(model.parameters()).mul_(2.0)
+    assert cache.key(content, style, model=model, **SMALL) != key
+    second = cache.stylize(content, style, model=model, **SMALL)
+    assert not cache.last_hit and not torch.equal(first.image, second.image)
+    next(model.parameters()).data.mul_(0.5)  # .data bypasses PyTorch's version counter
+    assert cache.key(content, style, model=model, **SMALL) == key
+    assert cache.stylize(content, style, model=model, **SMALL) is not None and cache.last_hit

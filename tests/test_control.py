@@ -320,7 +320,7 @@ def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content
         ({"scales": (24, 24)}, "scales must increase"),
         ({"scales": (24.5, 48)}, "every scale must be a positive whole number"),
         ({"scales": ()}, "scales is empty"),
-        ({"scales": "big"}, "every scale must be a positive whole number"),
+        ({"scales": "big"}, "scales must be a list of image sizes"),
         ({"scales": (24, 48), "steps": (3, 2, 1)}, "steps has 3 entries for 2 scales"),
         ({"scales": (24, 48), "size": 40}, "The last scale \\(48\\) must be the output size"),
         ({"scales": (24, 48), "steps": (3, 0)}, "steps must be at least 1"),

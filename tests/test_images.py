@@ -260,7 +260,7 @@ def test_save_roundtrip_png(tmp_path):
 def test_save_jpeg_and_bad_extension(tmp_path):
     sl.save_image(torch.rand(3, 8, 8), tmp_path / "x.jpg")
     assert Image.open(tmp_path / "x.jpg").format == "JPEG"
-    with pytest.raises(sl.ImageLoadError, match="end the file name with"):
+    with pytest.raises(sl.OutputPathError, match="end the file name with"):
         sl.save_image(torch.rand(3, 8, 8), tmp_path / "x.unknown")
 
 

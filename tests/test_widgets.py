@@ -353,3 +353,27 @@ def test_playground_takes_one_layer_name_and_checks_weights(model):
     assert one.style_layer_weights() == {"relu3_1": 1.0}
     with pytest.raises(ValueError, match=">= 0"):
         widgets.StylePlayground(model, size=32, style_layers={"relu1_1": float("nan")})
+
+
+def test_an_upload_decodes_exactly_like_the_same_file_by_path(explorer, tmp_path):
+    # Before issue 12 an upload was decoded at full size through PIL (a 144-megapixel PNG
+    # took the kernel from 0.75 to 4.9 GB); now it takes the path's bounded decoding.
+    noise = np.random.default_rng(0).integers(0, 256, size=(300, 400, 3), dtype=np.uint8)
+    path = tmp_path / "big.png"
+    Image.fromarray(noise).save(path)
+    explorer.image.upload.value = (upload_entry("big.png", path.read_bytes()),)
+    assert explorer.image.label == "upload: big.png"
+    assert torch.equal(explorer.image.image(), sl.load_image(path, explorer.image.size))
+
+
+def test_a_30000_squared_bomb_upload_names_the_reason(explorer):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    explorer.image.upload.value = (upload_entry("bomb.png", bomb),)
+    # Before issue 12: "Pillow cannot read it".
+    assert "900 megapixels" in explorer.status.value and "decompression bombs" in explorer.status.value

@@ -1,0 +1,323 @@
+"""Validation of every setting a user can give, in one place.
+
+:func:`~stylelab.stylize`, the command line, the widgets and the result cache all check
+their inputs here, before any long work: types (each message names the parameter),
+ranges, the memory a run would need, and the output path. Every check raises one of
+stylelab's documented exceptions with one sentence that names the problem and the fix:
+
+* :class:`~stylelab.ParameterError` (a ``ValueError`` and a ``TypeError``) for a wrong
+  type or value;
+* :class:`~stylelab.MemoryLimitError` (a ``MemoryError``) when the images are too large
+  for the memory limit (see :func:`memory_limit`);
+* :class:`~stylelab.OutputPathError` (a ``ValueError``) for an output that cannot be
+  written, or that would overwrite an input.
+
+Numpy integers are accepted wherever a Python ``int`` is.
+
+**Memory limit.** A run needs about :data:`BYTES_PER_PIXEL` bytes per output pixel (the
+network's activations and their gradients, float32, VGG-19 up to ``relu5_1``; measured
+3.1-3.5 KB at 512-1024 px, see README "Performance") plus :data:`STYLE_BYTES_PER_PIXEL`
+per style-image pixel (the targets). :func:`check_memory` refuses a run whose estimate is
+above the limit: ``STYLELAB_MEMORY_LIMIT`` (e.g. ``8GiB``, ``512MiB``, a number of MiB,
+or ``off``) or, by default, the machine's physical memory (the GPU's memory for a CUDA
+device).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import MemoryLimitError, OutputPathError, ParameterError
+from .layers import check_layer_names
+
+__all__ = [
+    "whole_number",
+    "non_negative",
+    "positive",
+    "seed",
+    "layer_names",
+    "style_layer_weights",
+    "blend_weights",
+    "scales",
+    "memory_estimate",
+    "memory_limit",
+    "check_memory",
+    "output_path",
+    "BYTES_PER_PIXEL",
+    "STYLE_BYTES_PER_PIXEL",
+    "MEMORY_LIMIT_VARIABLE",
+]
+
+#: Bytes a run needs per pixel of the generated image (activations + gradients, float32).
+BYTES_PER_PIXEL = 3600
+#: Bytes a run needs per pixel of each style image (forward passes for the targets).
+STYLE_BYTES_PER_PIXEL = 1200
+#: Environment variable that sets the memory limit.
+MEMORY_LIMIT_VARIABLE = "STYLELAB_MEMORY_LIMIT"
+_UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
+          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
+_SAVE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def whole_number(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an ``int`` >= ``minimum``: a Python or numpy integer, or a float with no fraction."""
+    kind = "a positive whole number" if minimum == 1 else f"a whole number (at least {minimum})"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, float, np.floating)):
+        raise ParameterError(f"{name} must be {kind}; got {value!r}.")
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        raise ParameterError(f"{name} must be {kind}; got {value!r}.")
+    number = int(value)
+    if number < minimum:
+        reason = " (nothing would be optimised)" if name == "steps" else ""
+        raise ParameterError(f"{name} must be at least {minimum}; got {number}{reason}.")
+    return number
+
+
+def non_negative(name: str, value: Any) -> float:
+    """``value`` as a finite ``float`` >= 0 (a loss weight, a blend weight)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise ParameterError(f"{name} must be a number; got {value!r}.")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ParameterError(
+            f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
+            "moving away from the target; use 0 to switch the term off)."
+        )
+    return number
+
+
+def positive(name: str, value: Any) -> float:
+    """``value`` as a finite ``float`` > 0 (a learning rate, a scale factor)."""
+    number = non_negative(name, value)
+    if number == 0:
+        raise ParameterError(f"{name} must be greater than 0; got {value!r}.")
+    return number
+
+
+def seed(value: Any) -> int:
+    """A random seed: a whole number from 0 to 2**63 - 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < 2**63:
+        raise ParameterError(f"seed must be a whole number from 0 to 2**63 - 1, e.g. seed=0; got {value!r}.")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- layers and lists
+
+
+def layer_names(name: str, value: Any) -> List[str]:
+    """A layer name or a list of names, checked (``name`` is the parameter, for the message)."""
+    if isinstance(value, str):
+        return check_layer_names(value)
+    if value is None or isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable):
+        raise ParameterError(
+            f"{name} must be a layer name or a list of layer names such as ['relu4_2']; got {value!r}."
+        )
+    return check_layer_names(list(value))
+
+
+def style_layer_weights(style_layers: Any) -> Dict[str, float]:
+    """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
+
+    Raises :class:`~stylelab.LayerNameError` for an unknown name and
+    :class:`~stylelab.ParameterError` for a wrong type or a weight that is not a finite
+    number >= 0.
+    """
+    if isinstance(style_layers, Mapping):
+        names = layer_names("style_layers", list(style_layers))
+        return {layer: non_negative(f"the weight of style layer {layer}", style_layers[layer]) for layer in names}
+    return {layer: 1.0 for layer in layer_names("style_layers", style_layers)}
+
+
+def blend_weights(blend: Any, count: int) -> List[float]:
+    """One weight per style image, normalised to sum to 1 (equal weights for ``None``)."""
+    if count == 0:
+        if blend is not None:
+            raise ParameterError("style_blend was given but there is no style image.")
+        return []
+    if blend is None:
+        return [1.0 / count] * count
+    if isinstance(blend, (str, bytes, Mapping)) or not isinstance(blend, Iterable):
+        raise ParameterError(
+            f"style_blend must be a list with one weight per style image, e.g. [0.7, 0.3]; got {blend!r}."
+        )
+    values = [non_negative("every style_blend weight", b) for b in blend]
+    if len(values) != count:
+        raise ParameterError(
+            f"style_blend has {len(values)} weights for {count} style images; give one weight per style image."
+        )
+    total = sum(values)
+    if total <= 0:
+        raise ParameterError("style_blend weights are all 0; give at least one style a positive weight.")
+    return [v / total for v in values]
+
+
+def scales(value: Any) -> List[int]:
+    """Coarse-to-fine sizes: positive whole numbers of pixels, strictly increasing."""
+    if isinstance(value, (numbers.Integral, float, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        value = [value]
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ParameterError(f"scales must be a list of image sizes such as (256, 512, 1024); got {value!r}.")
+    values = list(value)
+    if not values:
+        raise ParameterError("scales is empty; give at least one image size, e.g. scales=(256, 512).")
+    out = []
+    for item in values:
+        try:
+            out.append(whole_number("every scale", item))
+        except ParameterError:
+            raise ParameterError(
+                f"every scale must be a positive whole number of pixels; got {item!r} in {values}."
+            ) from None
+    for small, large in zip(out, out[1:]):
+        if large <= small:
+            raise ParameterError(
+                f"scales must increase from coarse to fine, e.g. (256, 512, 1024); got {out} "
+                f"({large} comes after {small})."
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def memory_estimate(shape: Tuple[int, int], style_shapes: Sequence[Tuple[int, int]] = ()) -> int:
+    """Bytes a run at ``shape`` ``(h, w)`` with style images of ``style_shapes`` needs (estimate)."""
+    pixels = int(shape[0]) * int(shape[1])
+    style_pixels = max((int(h) * int(w) for h, w in style_shapes), default=0)
+    return pixels * BYTES_PER_PIXEL + style_pixels * STYLE_BYTES_PER_PIXEL
+
+
+def _parse_bytes(text: str) -> Optional[int]:
+    """``"8GiB"``, ``"512 MB"``, ``"4000"`` (MiB) -> bytes; ``"off"`` -> ``None``."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if cleaned in ("off", "none", "0", "no"):
+        return None
+    number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = cleaned[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if unit not in _UNITS or not math.isfinite(value) or value <= 0:
+        raise ParameterError(
+            f"{MEMORY_LIMIT_VARIABLE}={text!r} is not a memory size; use e.g. 8GiB, 512MiB, 4000 (MiB) or off."
+        )
+    return int(value * _UNITS[unit])
+
+
+def _physical_memory(device: Any = None) -> Optional[int]:
+    """Total memory of ``device`` in bytes (the GPU's for CUDA, the machine's otherwise), if known."""
+    kind = getattr(device, "type", str(device) if device is not None else "cpu")
+    if str(kind).startswith("cuda"):
+        try:
+            import torch
+
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        except Exception:  # noqa: BLE001 - an unknown GPU size means no default limit
+            return None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_limit(device: Any = None, environ: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """The memory limit in bytes: ``$STYLELAB_MEMORY_LIMIT``, else the device's total memory.
+
+    ``None`` means no limit (``STYLELAB_MEMORY_LIMIT=off``, or the size is unknown).
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(MEMORY_LIMIT_VARIABLE, "").strip()
+    if text:
+        return _parse_bytes(text)
+    return _physical_memory(device)
+
+
+def check_memory(
+    shape: Tuple[int, int], style_shapes: Sequence[Tuple[int, int]] = (), device: Any = None,
+    limit: Optional[int] = -1,
+) -> int:
+    """Refuse a run whose estimated memory is above the limit; returns the estimate in bytes.
+
+    ``limit``: bytes, ``None`` for no limit, or ``-1`` (default) for :func:`memory_limit`.
+    Raises :class:`~stylelab.MemoryLimitError` before anything is allocated.
+    """
+    need = memory_estimate(shape, style_shapes)
+    limit = memory_limit(device) if limit == -1 else limit
+    if limit is not None and need > limit:
+        largest = max([tuple(shape), *[tuple(s) for s in style_shapes]], key=lambda s: s[0] * s[1])
+        raise MemoryLimitError(
+            f"A {shape[0]}x{shape[1]} run (largest image {largest[0]}x{largest[1]}) needs about "
+            f"{_mib(need)} of memory, above the limit of {_mib(limit)}; use a smaller size= or style_scale=, "
+            f"or raise the limit with {MEMORY_LIMIT_VARIABLE} or --max-memory (e.g. 64GiB) if the machine has the memory."
+        )
+    return need
+
+
+def _mib(count: int) -> str:
+    if count >= 2**30:
+        return f"{count / 2**30:.1f} GiB"
+    return f"{count / 2**20:.0f} MiB" if count >= 2**20 else f"{count / 2**10:.0f} KiB"
+
+
+# --------------------------------------------------------------------------- output paths
+
+
+def output_path(path: Any, inputs: Iterable[Any] = ()) -> Path:
+    """Check, before any work, that an image can be written at ``path``; returns it as a ``Path``.
+
+    Refuses an unknown extension, an existing folder, a path under an existing file, a
+    folder without write permission, and any of ``inputs`` (paths of the images read; other
+    sources are ignored), so that no input is ever written over.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise OutputPathError(f"The output must be a file path such as 'out.png'; got {path!r}.")
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in _SAVE_SUFFIXES:
+        raise OutputPathError(
+            f"Cannot tell which format to save {target.name!r} in; end the file name with one of "
+            f"{', '.join(_SAVE_SUFFIXES)}."
+        )
+    if target.is_dir():
+        raise OutputPathError(f"The output {str(target)!r} is a folder; give a file name inside it, e.g. {str(target / 'out.png')!r}.")
+    for source in inputs:
+        if isinstance(source, (str, os.PathLike)) and _same_file(Path(source).expanduser(), target):
+            raise OutputPathError(
+                f"The output {str(target)!r} is one of the input images; choose another output name so the input is kept."
+            )
+    folder = _existing_ancestor(target.parent)
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(
+            f"Cannot create {str(target)!r}: {str(folder)!r} is a file, not a folder; choose another output folder."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"Cannot write in the folder {str(folder)!r} (no permission); choose another output folder.")
+    if target.exists() and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
+        raise OutputPathError(f"Cannot replace {str(target)!r} (no permission); choose another output name.")
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    """The nearest folder (or file) at or above ``folder`` that exists."""
+    current = folder if str(folder) else Path(".")
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current

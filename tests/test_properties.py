@@ -1,0 +1,208 @@
+"""Property-based tests (hypothesis, issue 12): whatever the input, load_image, stylize and the
+command line give a result or one of stylelab's documented exceptions with a one-line message,
+never another exception type, and never change an input file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+import stylelab as sl  # noqa: E402
+from stylelab.__main__ import main  # noqa: E402
+
+# Sized for CI on 2 cores; STYLELAB_PROPERTY_SCALE=20 runs 20 times as many examples (a deeper hunt).
+_SCALE = max(1, int(os.environ.get("STYLELAB_PROPERTY_SCALE", "1")))
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+FAST = settings(max_examples=40 * _SCALE, deadline=None, suppress_health_check=_QUIET)
+SLOW = settings(max_examples=15 * _SCALE, deadline=None, suppress_health_check=_QUIET)
+
+
+def _is_one_documented_sentence(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, sl.StyleLabError) and text.strip() != "" and "\n" not in text.strip()
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+# --------------------------------------------------------------------------- load_image
+
+sizes = st.one_of(
+    st.none(),
+    st.integers(-3, 40),
+    st.tuples(st.integers(-1, 30), st.integers(-1, 30)),
+    st.sampled_from([0.5, "32", True, (3,), (2, 3, 4), np.int64(12), (np.int32(5), np.int64(7)), 10**12]),
+)
+
+arrays = hnp.arrays(
+    dtype=st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.float32, np.float64, np.bool_, np.float16,
+                           np.complex64]),
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6),
+)
+
+
+@FAST
+@given(array=arrays, size=sizes)
+def test_load_image_of_any_array(array, size):
+    before = array.copy()
+    try:
+        image = sl.load_image(array, size)
+    except Exception as exc:  # noqa: BLE001 - the property is about the type
+        assert _is_one_documented_sentence(exc), repr(exc)
+    else:
+        assert image.dtype == torch.float32 and image.dim() == 4 and image.shape[:2] == (1, 3)
+        assert bool(((image >= 0) & (image <= 1)).all())
+    assert np.array_equal(array, before, equal_nan=True)
+
+
+def _png_bytes(array: np.ndarray, mode: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).convert(mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@FAST
+@given(
+    pixels=hnp.arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12), st.just(3))),
+    mode=st.sampled_from(["RGB", "RGBA", "L", "LA", "P", "1", "I;16", "CMYK"]),
+    cut=st.one_of(st.none(), st.integers(0, 200)),
+    flip=st.one_of(st.none(), st.integers(0, 400)),
+    size=sizes,
+    as_bytes=st.booleans(),
+)
+def test_load_image_of_any_file(tmp_path_factory, pixels, mode, cut, flip, size, as_bytes):
+    data = bytearray(_png_bytes(pixels, mode) if mode != "CMYK" else _jpeg(pixels))
+    if flip is not None and flip < len(data):
+        data[flip] ^= 0xFF  # a damaged byte
+    if cut is not None:
+        data = data[:cut]  # a truncated download
+    path = tmp_path_factory.mktemp("files") / "picture.png"
+    path.write_bytes(bytes(data))
+    before = _digest(path)
+    try:
+        image = sl.load_image(bytes(data) if as_bytes else path, size)
+    except Exception as exc:  # noqa: BLE001
+        assert _is_one_documented_sentence(exc), repr(exc)
+    else:
+        assert image.shape[:2] == (1, 3) and bool(((image >= 0) & (image <= 1)).all())
+    assert _digest(path) == before
+
+
+def _jpeg(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).convert("CMYK").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- stylize
+
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.integers(-5, 10**6),
+    st.sampled_from([None, "1", [1.0], True, np.float32(0.5), np.int64(2)]),
+)
+layers = st.one_of(
+    st.sampled_from(["relu1_1", "relu2_1", "conv1_2", "pool1", "relu9_1", "", None, 3, ("relu1_1",), []]),
+    st.lists(st.sampled_from(["relu1_1", "relu2_1", "relu3_1", "bogus"]), max_size=3),
+    st.dictionaries(st.sampled_from(["relu1_1", "relu2_1", "x"]), numbers, max_size=2),
+)
+options = st.fixed_dictionaries(
+    {},
+    optional={
+        "content_layers": layers,
+        "style_layers": layers,
+        "content_weight": numbers,
+        "style_weight": numbers,
+        "tv_weight": numbers,
+        "optimizer": st.sampled_from(["lbfgs", "adam", "ADAM", "sgd", None, 1]),
+        "steps": st.one_of(st.integers(-1, 2), st.sampled_from([1.0, 2.5, "2", np.int64(2), [1, 2], None])),
+        "lr": st.one_of(st.none(), numbers),
+        "init": st.sampled_from(["content", "noise", "style", "photo", None, 5, np.zeros((16, 16, 3), np.uint8),
+                                 torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 5, 5)]),
+        "seed": st.one_of(st.integers(-2, 2**64), st.sampled_from(["abc", 1.5, None, np.int64(4)])),
+        "size": st.one_of(st.none(), st.integers(-1, 24), st.sampled_from([(16, 20), (1, 1), "16", 10**9])),
+        "style_scale": st.one_of(numbers, st.floats(1e-6, 3.0)),
+        "style_blend": st.one_of(st.none(), st.lists(numbers, max_size=3), numbers),
+        "preserve_color": st.sampled_from([None, "luminance", "histogram", "sepia", 1, False]),
+        "masks": st.sampled_from([None, [None], [torch.ones(16, 16)], [np.ones((3, 3))], "mask", [None, None]]),
+        "scales": st.one_of(st.none(), st.sampled_from(["64", (16,), (16, 24), (24, 16), (0,), [8.5]])),
+        "line_search": st.booleans(),
+        "callback": st.sampled_from([None, "print", lambda *a: None, lambda *a: True]),
+    },
+)
+
+
+@SLOW
+@given(kwargs=options, with_content=st.booleans(), styles=st.integers(0, 2))
+def test_stylize_with_any_settings(model, kwargs, with_content, styles, monkeypatch):
+    monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", "256MiB")
+    content = sl.data.example("chelsea", 16) if with_content else None
+    style = [sl.data.example("swirls", 16)] * styles
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("steps"), int) and kwargs["steps"] > 2:
+        kwargs["steps"] = 2
+    try:
+        result = sl.stylize(content, style or None, model=model, progress=False, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        assert _is_one_documented_sentence(exc), repr(exc)
+    else:
+        assert result.image.dim() == 4 and bool(torch.isfinite(result.image).all())
+        assert result.status in ("completed", "stopped", "diverged", "no_progress")
+
+
+# --------------------------------------------------------------------------- command line
+
+cli_extras = st.lists(
+    st.sampled_from([
+        ["--size", "16"], ["--size", "0"], ["--size", "100000"], ["--steps", "2"], ["--steps", "0"],
+        ["--steps", "1", "2"], ["--scales", "16", "24"], ["--scales", "24", "16"], ["--optimizer", "adam"],
+        ["--lr", "nan"], ["--lr", "-1"], ["--style-weight", "inf"], ["--content-weight", "0"],
+        ["--style-weight", "0"], ["--tv-weight", "1"], ["--init", "noise"], ["--init", "style"],
+        ["--seed", "7"], ["--preserve-color", "luminance"], ["--blend", "1"], ["--blend", "0", "0"],
+        ["--mask", "rest"], ["--mask", "{content}"], ["--max-memory", "1MiB"], ["--max-memory", "lots"],
+        ["--weights", "{content}"],
+    ]),
+    max_size=3,
+)
+
+
+@SLOW
+@given(extras=cli_extras, output=st.sampled_from(["out.png", "out.jpg", "out", "out.gif", "{content}",
+                                                   "{style}", "photo.jpg/x.png", "sub/dir/out.webp", "."]))
+def test_the_command_line_with_any_arguments(tmp_path_factory, capsys, extras, output):
+    folder = tmp_path_factory.mktemp("cli")
+    content, style = folder / "photo.jpg", folder / "style.jpg"
+    shutil.copy(sl.data.example_path("chelsea"), content)
+    shutil.copy(sl.data.example_path("swirls"), style)
+    before = (_digest(content), _digest(style))
+    fill = {"content": str(content), "style": str(style)}
+    argv = [str(content), str(style), "-o", str(folder / output.format(**fill)), "--quiet", "--weights", "random"]
+    argv += [a.format(**fill) for extra in extras for a in extra]
+    if "--size" not in argv and "--scales" not in argv:
+        argv += ["--size", "16"]
+    if "--steps" not in argv:
+        argv += ["--steps", "1"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse: a malformed command line
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code in (0, 1, 2), (code, err)
+    if code == 2:
+        assert err and err[-1].startswith(("error: ", "python -m stylelab: error: ")), err
+    assert "Traceback" not in "\n".join(err)
+    assert (_digest(content), _digest(style)) == before
+    assert sorted(p.name for p in folder.glob(".*.part")) == []
