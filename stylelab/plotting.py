@@ -393,21 +393,23 @@ def receptive_fields(
     centre: Optional[Sequence[int]] = None,
     title: Optional[str] = None,
     ax=None,
+    network=None,
 ) -> Figure:
     """Draw the receptive field of one unit of each layer as a square on ``image``.
 
     The squares are centred on ``centre`` ``(row, column)`` (default: the image centre)
     and have the side :func:`stylelab.layer_table` gives, so you see how much of the
     picture a single value of each layer can depend on. Fields larger than the image are
-    clipped by the axes; their size is in the legend.
+    clipped by the axes; their size is in the legend. ``network``: the model (or
+    ``"vgg16"`` / ``"vgg19"``) whose layers are drawn; default VGG-19.
     """
     from matplotlib.patches import Rectangle
 
     from .layers import check_layer_names, layer_table
 
-    layers = check_layer_names(layers)  # before any figure exists; suggests close names
+    layers = check_layer_names(layers, network)  # before any figure exists; suggests close names
     height, width = image.shape[-2:]
-    fields = {row["name"]: row["receptive_field"] for row in layer_table(height, width)}
+    fields = {row["name"]: row["receptive_field"] for row in layer_table(height, width, network=network)}
     cy, cx = centre if centre is not None else (height / 2, width / 2)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 5 * height / width))
