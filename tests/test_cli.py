@@ -14,16 +14,21 @@ from stylelab.__main__ import main
 ENV = {**os.environ, "STYLELAB_WEIGHTS": "random"}
 
 
-def test_cli_writes_an_image_and_reports_falling_loss(tmp_path):
-    out = tmp_path / "out.png"
-    proc = subprocess.run(
+def _cat_in_swirls(out, *options: str) -> subprocess.CompletedProcess:
+    """``python -m stylelab chelsea swirls -o out OPTIONS`` in a fresh process."""
+    return subprocess.run(
         [sys.executable, "-m", "stylelab", str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")),
-         "-o", str(out), "--size", "48", "--steps", "8", "--seed", "1"],
+         "-o", str(out), *options],
         capture_output=True, text=True, env=ENV, timeout=300,
     )
+
+
+def test_cli_writes_an_image_and_reports_falling_loss(tmp_path):
+    out = tmp_path / "out.png"
+    proc = _cat_in_swirls(out, "--size", "48", "--steps", "8", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     assert sl.load_image(out).shape == (1, 3, 32, 48)
-    assert "weights=random" in proc.stderr and "Wrote" in proc.stderr
+    assert "network untrained VGG-19 (seeded random weights)" in proc.stderr and "Wrote" in proc.stderr
     first, best = (float(x) for x in proc.stderr.split("loss ")[1].split(" in ")[0].split(" -> "))
     assert best < first
 
@@ -35,7 +40,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--size", "--steps", "--optimizer", "--content-weight", "--style-weight", "--tv-weight",
                    "--weights", "--seed", "--init", "--pooling", "--download-weights", "STYLELAB_WEIGHTS",
-                   "--precision", "--channels-last"):
+                   "--precision", "--channels-last", "--normalize", "caffe-vgg16"):
         assert option in text, option
 
 
@@ -71,3 +76,9 @@ def test_fast_path_from_the_command_line(tmp_path):
     code = main([str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), "-o", str(out),
                  "--size", "32", "--steps", "3", "--precision", "bfloat16", "--channels-last", "--quiet"])
     assert code == 0 and sl.load_image(out).shape == (1, 3, 21, 32)
+
+
+def test_cli_on_the_trained_vgg16_says_which_network_made_the_result(tmp_path, caffe_vgg16):
+    proc = _cat_in_swirls(tmp_path / "out.png", "--size", "40", "--steps", "3", "--weights", "caffe-vgg16")
+    assert proc.returncode == 0, proc.stderr
+    assert "network ImageNet-trained VGG-16 (Caffe weights), normalised" in proc.stderr

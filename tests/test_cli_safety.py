@@ -68,7 +68,7 @@ def test_output_problems_are_found_before_any_work(photo, tmp_path, capsys, outp
     target = tmp_path / (output if output != "folder" else "folder.png")
     code, err = _main([photo, STYLE, "-o", target, "--size", "32", "--steps", "1"], capsys)
     assert code == 2 and message in err.strip().splitlines()[-1]
-    assert "VGG-19 weights=" not in err  # refused before even the network was built
+    assert "stylelab: network" not in err  # refused before even the network was built
 
 
 def test_an_unwritable_folder_is_found_before_any_work(photo, tmp_path, capsys, monkeypatch):
@@ -78,7 +78,7 @@ def test_an_unwritable_folder_is_found_before_any_work(photo, tmp_path, capsys, 
     # Root may write anywhere, so the permission itself is simulated.
     monkeypatch.setattr(sl.validate.os, "access", lambda p, mode: False if str(p) == str(locked) else real_access(p, mode))
     code, err = _main([photo, STYLE, "-o", locked / "out.png", "--size", "32", "--steps", "1"], capsys)
-    assert code == 2 and "Cannot write in the folder" in err and "VGG-19 weights=" not in err
+    assert code == 2 and "Cannot write in the folder" in err and "stylelab: network" not in err
 
 
 def test_a_failed_final_write_saves_the_result_elsewhere(photo, tmp_path, capsys, monkeypatch):

@@ -168,3 +168,11 @@ def test_stylize_checks_normalize_against_the_model_given(model, content, style)
     vgg16 = sl.VGGFeatures(weights="random-vgg16", device="cpu")
     with pytest.raises(sl.LayerNameError, match="not a VGG-16 layer"):
         sl.stylize(content, style, model=vgg16, style_layers=["relu5_4"], steps=1, progress=False)
+
+
+def test_imagenet_vgg16_offline_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert W.imagenet_cache_path("vgg16") == tmp_path / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth"
+    monkeypatch.setattr(W, "imagenet_url", lambda network="vgg19": f"http://127.0.0.1:9/models/{network}-397923af.pth")
+    with pytest.raises(sl.WeightsUnavailableError, match=r"ImageNet VGG-16 .*--download-weights vgg16.*caffe-vgg16"):
+        W.load_weights("imagenet-vgg16", timeout=2)

@@ -125,3 +125,28 @@ def test_readme_lists_lessons_in_order():
     assert listed, "notebooks/README.md links no lessons"
     unique = list(dict.fromkeys(listed))
     assert unique == sorted(unique), f"notebooks/README.md lists the lessons out of order: {unique}"
+
+
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _markdown_images(text: str, folder: Path) -> list:
+    return [(link, (folder / link).resolve()) for link in IMAGE_LINK.findall(text) if "://" not in link]
+
+
+@pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
+def test_pictures_in_lessons_exist(path):
+    text = "\n".join(cell.source for cell in _read(path).cells if cell.cell_type == "markdown")
+    missing = [link for link, target in _markdown_images(text, path.parent) if not target.is_file()]
+    assert not missing, f"{path.name} shows pictures that are not in the repository: {missing}"
+
+
+def test_readme_pictures_exist_and_the_gallery_is_small():
+    root = NOTEBOOKS.parent
+    for readme in (root / "README.md", root / "images" / "gallery" / "README.md"):
+        if readme.is_file():
+            missing = [link for link, target in _markdown_images(readme.read_text(encoding="utf-8"), readme.parent)
+                       if not target.is_file()]
+            assert not missing, f"{readme.relative_to(root)} links pictures that do not exist: {missing}"
+    total = sum(p.stat().st_size for p in (root / "images" / "gallery").glob("*.jpg"))
+    assert total <= 3 * 2**20, f"the gallery's JPEGs take {total / 2**20:.1f} MB; keep them under 3 MB in all"
