@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default=None,
                         help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
                              "(default: $STYLELAB_WEIGHTS or auto)")
+    parser.add_argument("--layer-weighting", choices=["channels", "paper"], default="channels",
+                        help="style layers weighted by 1/N_l^2 (channels, default, as the PyTorch tutorial) "
+                             "or as eq. 7 of Gatys et al. writes them (paper)")
     parser.add_argument("--normalize", choices=["auto", "yes", "no"], default="auto",
                         help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
@@ -221,6 +224,7 @@ def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, o
             seed=args.seed,
             model=model,
             progress=not args.quiet,
+            layer_weighting=args.layer_weighting,
         )
     except KeyboardInterrupt:
         print("Interrupted before the optimisation began; there is no image to save.", file=sys.stderr)

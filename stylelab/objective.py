@@ -36,7 +36,14 @@ from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
 
-__all__ = ["StyleObjective"]
+__all__ = ["StyleObjective", "LAYER_WEIGHTINGS"]
+
+#: How the style layers are weighted: ``"channels"`` (default) multiplies layer l's weight by
+#: :math:`1/N_l^2` (the authors' reference code and the PyTorch tutorial, whose style weight
+#: stylelab reuses): eq. 7 with :math:`w_l \propto 1/N_l^2`, so relu1_1 (64 channels) counts
+#: 64 times as much as relu4_1 (512) for the same mean error. ``"paper"`` uses the
+#: :math:`w_l` given, as eq. 7 writes it.
+LAYER_WEIGHTINGS = ("channels", "paper")
 
 
 class StyleObjective:
@@ -53,6 +60,8 @@ class StyleObjective:
         masks: optional, one ``(1, 1, H, W)`` mask in [0, 1] per style image, at the
             resolution of the images this objective will be called on (see
             :mod:`stylelab.masks`); ``blend`` is then ignored.
+        layer_weighting: ``"channels"`` (the :math:`1/N_l^2` above) or ``"paper"`` (without
+            it); see :data:`LAYER_WEIGHTINGS`.
 
     Calling the objective on an image returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
@@ -72,8 +81,12 @@ class StyleObjective:
         style_weight: float,
         tv_weight: float,
         masks: Optional[Sequence[torch.Tensor]] = None,
+        layer_weighting: str = "channels",
     ) -> None:
+        if layer_weighting not in LAYER_WEIGHTINGS:
+            raise ValueError(f"layer_weighting must be 'channels' or 'paper', not {layer_weighting!r}.")
         self.model = model
+        self.layer_weighting = layer_weighting
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
@@ -100,7 +113,12 @@ class StyleObjective:
                         gram = gram_matrix(value.float()) * float(weight)
                         self.style_targets[name] = self.style_targets.get(name, 0) + gram
         # 1 / N_l^2 of the reference implementation, folded into each layer's weight.
-        self._style_scale = {name: w / arch.spec(name).out_channels ** 2 for name, w in self.style_layers.items()}
+        # "channels": the 1/N_l^2 of the reference implementation, folded into each layer's
+        # weight; "paper": eq. 7's w_l alone (each style_loss is 4 E_l, a constant factor).
+        self._style_scale = {
+            name: w / arch.spec(name).out_channels ** 2 if layer_weighting == "channels" else w
+            for name, w in self.style_layers.items()
+        }
 
     def _set_region_targets(self, styles: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> None:
         """Per layer, a list of ``(mask at the layer's resolution, style Gram matrix)``."""

@@ -56,7 +56,7 @@ from .errors import ImageLoadError, ParameterError, StyleLabError
 from .images import image_shape, load_image, resize, save_image, target_size, to_pil
 from .layers import Architecture
 from .masks import prepare_masks, resize_mask
-from .objective import StyleObjective
+from .objective import LAYER_WEIGHTINGS, StyleObjective
 from .scales import stage_sizes, stage_steps
 from .vgg import VGGFeatures
 
@@ -195,6 +195,7 @@ def stylize(
     callback: Optional[Callback] = None,
     progress: bool = True,
     line_search: bool = True,
+    layer_weighting: str = "channels",
 ) -> StyleTransferResult:
     """Render ``content`` in the style of ``style`` (Gatys et al. 2016).
 
@@ -256,6 +257,9 @@ def stylize(
         progress: show a tqdm progress bar.
         line_search: L-BFGS only: use a strong-Wolfe line search on the projected
             gradient (recommended); ``False`` is the PyTorch tutorial's L-BFGS.
+        layer_weighting: ``"channels"`` (default: each style layer's weight divided by
+            :math:`N_l^2`, as in the authors' reference code and the PyTorch tutorial) or
+            ``"paper"`` (eq. 7's layer weights as given); see :mod:`stylelab.objective`.
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
@@ -287,6 +291,8 @@ def stylize(
     style_scale = validate.positive("style_scale", style_scale)
     seed = validate.seed(seed)
     preserve_color = _check_preserve_color(preserve_color)
+    if layer_weighting not in LAYER_WEIGHTINGS:
+        raise ParameterError(f"layer_weighting must be 'channels' or 'paper', not {layer_weighting!r}.")
     content_names = validate.layer_names("content_layers", content_layers)
     style_map = style_layer_weights(style_layers)
     _check_init(init)
@@ -360,6 +366,7 @@ def stylize(
         "steps": steps_list[0] if scale_list is None else steps_list,
         "lr": lr,
         "line_search": bool(line_search) if optimizer == "lbfgs" else None,
+        "layer_weighting": layer_weighting,
         "init": "tensor" if _init_is_image(init) else init,
         "seed": seed,
         "size": [height, width],
@@ -388,6 +395,7 @@ def stylize(
     stage_inputs = dict(
         model=model, content=net_content, styles=net_styles, masks=mask_list, content_names=content_names,
         style_map=style_map, blend=blend, weights_used=weights_used, style_scale=style_scale,
+        layer_weighting=layer_weighting,
     )
     result = _run_stages(stage_inputs, start, sizes, steps_list, optimizer, lr, config, callback, progress, line_search)
     if preserve_color == "luminance":
@@ -482,6 +490,7 @@ def _run_stages(
             style_layers=inputs["style_map"],
             blend=inputs["blend"],
             masks=masks,
+            layer_weighting=inputs["layer_weighting"],
             **inputs["weights_used"],
         )
         stage_callback = callback

@@ -74,6 +74,7 @@ CHANGES = {
     "masks": [torch.ones(48, 48)],
     "scales": [24, 48],
     "line_search": False,
+    "layer_weighting": "paper",
 }
 
 

@@ -40,7 +40,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--size", "--steps", "--optimizer", "--content-weight", "--style-weight", "--tv-weight",
                    "--weights", "--seed", "--init", "--pooling", "--download-weights", "STYLELAB_WEIGHTS",
-                   "--precision", "--channels-last", "--normalize", "caffe-vgg16"):
+                   "--precision", "--channels-last", "--normalize", "caffe-vgg16", "--layer-weighting"):
         assert option in text, option
 
 
@@ -82,3 +82,12 @@ def test_cli_on_the_trained_vgg16_says_which_network_made_the_result(tmp_path, c
     proc = _cat_in_swirls(tmp_path / "out.png", "--size", "40", "--steps", "3", "--weights", "caffe-vgg16")
     assert proc.returncode == 0, proc.stderr
     assert "network ImageNet-trained VGG-16 (Caffe weights), normalised" in proc.stderr
+
+
+def test_cli_paper_layer_weighting_changes_the_loss(tmp_path):
+    losses = {}
+    for weighting in ("channels", "paper"):
+        proc = _cat_in_swirls(tmp_path / f"{weighting}.png", "--size", "32", "--steps", "2", "--layer-weighting", weighting)
+        assert proc.returncode == 0, proc.stderr
+        losses[weighting] = float(proc.stderr.split("loss ")[1].split(" -> ")[0])
+    assert losses["paper"] > 100 * losses["channels"]  # without 1/N_l^2 every style layer weighs thousands of times more

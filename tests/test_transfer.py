@@ -255,3 +255,22 @@ def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, 
     # Pixels are projected onto [0, 1] before each evaluation, so no clamping at the end
     # can make the returned image worse than the loss the history promises.
     assert value == pytest.approx(min(result.history["total"]), rel=1e-4)
+
+
+def test_paper_layer_weighting_drops_the_channel_factor(model, content, style):
+    """"channels" is eq. 7 with w_l / N_l^2; "paper" keeps eq. 7's w_l: relu1_1 (64 channels)
+    weighs 64 times relu4_1 (512 channels) under the first, the same under the second."""
+    layers = {"relu1_1": 1.0, "relu4_1": 1.0}
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0))
+    terms = {}
+    for weighting in ("channels", "paper"):
+        objective = sl.StyleObjective(model, None, [style], content_layers=[], style_layers=layers, blend=[1.0],
+                                      content_weight=0, style_weight=1, tv_weight=0, layer_weighting=weighting)
+        terms[weighting] = objective(noise)
+    per_layer = {name: terms["paper"][f"style:{name}"] for name in layers}
+    assert torch.allclose(terms["paper"]["style"], sum(per_layer.values()))
+    assert torch.allclose(terms["channels"]["style"], per_layer["relu1_1"] / 64**2 + per_layer["relu4_1"] / 512**2)
+    with pytest.raises(sl.ParameterError, match="layer_weighting must be 'channels' or 'paper'"):
+        sl.stylize(content, style, model=model, steps=1, progress=False, layer_weighting="N")
+    result = sl.stylize(content, style, model=model, steps=2, progress=False, layer_weighting="paper")
+    assert result.config["layer_weighting"] == "paper"
