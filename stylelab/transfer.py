@@ -58,7 +58,7 @@ from .layers import Architecture
 from .masks import prepare_masks, resize_mask
 from .objective import LAYER_WEIGHTINGS, StyleObjective
 from .scales import stage_sizes, stage_steps
-from .vgg import VGGFeatures
+from .vgg import NORMALIZE_CHOICES, VGGFeatures, normalizes
 
 __all__ = [
     "stylize",
@@ -291,8 +291,8 @@ def stylize(
     style_scale = validate.positive("style_scale", style_scale)
     seed = validate.seed(seed)
     preserve_color = _check_preserve_color(preserve_color)
-    if layer_weighting not in LAYER_WEIGHTINGS:
-        raise ParameterError(f"layer_weighting must be 'channels' or 'paper', not {layer_weighting!r}.")
+    validate.choice("layer_weighting", layer_weighting, LAYER_WEIGHTINGS)
+    validate.choice("normalize", normalize, (None, *NORMALIZE_CHOICES))
     content_names = validate.layer_names("content_layers", content_layers)
     style_map = style_layer_weights(style_layers)
     _check_init(init)
@@ -411,14 +411,11 @@ def _model(
     device: Optional[str],
 ) -> VGGFeatures:
     """The model given (checked against ``normalize``), or one built from the settings."""
-    if normalize not in (None, True, False, "auto"):
-        raise ParameterError(f"normalize must be True, False, 'auto' or None, not {normalize!r}.")
     if model is None:
         return _build_model(weights, pooling, device, "auto" if normalize is None else normalize)
-    wanted = model.preprocessing == "caffe" if normalize == "auto" else normalize
-    if wanted is not None and bool(wanted) != model.normalized:
+    if normalize is not None and normalizes(normalize, model.preprocessing) != model.normalized:
         state = "is" if model.normalized else "is not"
-        raise ValueError(
+        raise ParameterError(
             f"normalize={normalize!r} but the model given {state} normalised; build it with "
             f"VGGFeatures(..., normalize={normalize!r}) or leave normalize= out."
         )

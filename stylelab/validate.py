@@ -65,6 +65,18 @@ _UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, 
 _SAVE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
+# --------------------------------------------------------------------------- choices
+
+
+def choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``allowed`` (compared with ``==``), else one sentence naming both."""
+    if not any(value is option or (type(value) is type(option) and value == option) for option in allowed):
+        names = [repr(option) for option in allowed]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise ParameterError(f"{name} must be {listed}; got {value!r}.")
+    return value
+
+
 # --------------------------------------------------------------------------- numbers
 
 

@@ -25,7 +25,7 @@ from .layers import Architecture, architecture
 from .normalization import cached_means, calibration_images, channel_means, rescale, weights_digest
 from .weights import VGGWeights, load_weights
 
-__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR"]
+__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR", "NORMALIZE_CHOICES", "normalizes"]
 
 #: Per-channel RGB mean and standard deviation of ImageNet, in [0, 1] units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -33,6 +33,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Mean pixel of the Caffe VGG models, BGR order, 0-255 units.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+#: The values ``normalize=`` takes.
+NORMALIZE_CHOICES = (True, False, "auto")
+
+
+def normalizes(normalize: bool | str, preprocessing: str) -> bool:
+    """Whether ``normalize`` (``True``, ``False`` or ``"auto"``) normalises a network with this
+    ``preprocessing``: ``"auto"`` means Caffe-preprocessed networks only (see :class:`VGGFeatures`)."""
+    return preprocessing == "caffe" if normalize == "auto" else bool(normalize)
 
 
 class VGGFeatures(nn.Module):
@@ -98,6 +106,9 @@ class VGGFeatures(nn.Module):
             raise ValueError(
                 f"precision must be one of {', '.join(_PRECISIONS)}, not {precision!r}."
             )
+        if not any(normalize is choice or normalize == choice and type(normalize) is type(choice)
+                   for choice in NORMALIZE_CHOICES):
+            raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
         loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
         self.architecture: Architecture = architecture(loaded.architecture)
         self.weights_source: str = loaded.source
@@ -117,11 +128,7 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)
         self.eval()
         self.normalized: bool = loaded.normalized
-        if normalize not in (True, False, "auto"):
-            raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
-        if normalize == "auto":
-            normalize = self.preprocessing == "caffe"
-        if normalize and not self.normalized:
+        if normalizes(normalize, self.preprocessing) and not self.normalized:
             self._normalize(loaded)  # measured with max pooling: the network as it was trained
         self.pooling: str = pooling
         if pooling == "avg":
@@ -145,7 +152,8 @@ class VGGFeatures(nn.Module):
         """``['conv1_1', 'relu1_1', 'conv1_2', ..., 'pool5']`` in network order."""
         return list(self.architecture.layer_names)
 
-    def _convs(self) -> List[Tuple[str, nn.Conv2d]]:
+    def convolutions(self) -> List[Tuple[str, nn.Conv2d]]:
+        """``[("conv1_1", Conv2d(3, 64)), ...]``: the layers that carry weights, in network order."""
         return [(name, m) for name, m in self.layers.named_children() if isinstance(m, nn.Conv2d)]
 
     def _normalize(self, loaded: VGGWeights) -> None:
@@ -156,7 +164,7 @@ class VGGFeatures(nn.Module):
             return channel_means(self.iter_features, relus, calibration_images())
 
         means = cached_means(weights_digest(loaded.state, self.preprocessing), measure)
-        rescale(self._convs(), {name.replace("relu", "conv"): means[name] for name in relus})
+        rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
         self.normalized = True
 
     @property
@@ -187,7 +195,7 @@ class VGGFeatures(nn.Module):
         """
         state = {
             f"{name}.{part}": getattr(module, part).detach().float().cpu()
-            for name, module in self._convs()
+            for name, module in self.convolutions()
             for part in ("weight", "bias")
         }
         weights = VGGWeights(

@@ -120,7 +120,7 @@ def test_rescaling_sets_each_filter_mean_to_one_and_keeps_directions(model, cali
     net = sl.VGGFeatures(weights, device="cpu")
     relus = _relus(net)
     before = channel_means(net.iter_features, relus, calibration)
-    rescale(net._convs(), {n.replace("relu", "conv"): before[n] for n in relus})
+    rescale(net.convolutions(), {n.replace("relu", "conv"): before[n] for n in relus})
     after = channel_means(net.iter_features, relus, calibration)
     for name in relus:
         alive = before[name] > 1e-8

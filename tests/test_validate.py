@@ -162,3 +162,12 @@ def test_an_integer_weights_file_is_refused_when_loaded(tmp_path):
     torch.save(state, path)
     with pytest.raises(sl.WeightsFileError, match="not as floating-point numbers"):
         sl.VGGFeatures(weights=str(path))
+
+
+def test_choices_are_refused_before_any_work_with_the_allowed_values_named(content, style, model):
+    with pytest.raises(sl.ParameterError, match=r"normalize must be None, True, False or 'auto'; got 'yes'"):
+        sl.stylize(content, style, model=model, steps=1, progress=False, normalize="yes")
+    with pytest.raises(sl.ParameterError, match=r"normalize=True but the model given is not normalised"):
+        sl.stylize(content, style, model=model, steps=1, progress=False, normalize=True)
+    with pytest.raises(ValueError, match="normalize must be True, False or 'auto'"):
+        sl.VGGFeatures(weights="/nonexistent/weights.pth", normalize=1.5)  # refused before reading any file
