@@ -194,38 +194,45 @@ def _environment(name: str, value: Optional[str]):
                 os.environ[name] = previous
 
 
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments."""
+    from .settings import TransferSettings
+
+    return TransferSettings.from_options(
+        size=args.size if args.size is not None or args.scales else 512,
+        steps=args.steps[0] if len(args.steps) == 1 else tuple(args.steps),
+        style_blend=args.blend,
+        preserve_color=args.preserve_color,
+        scales=args.scales,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        init=args.init,
+        seed=args.seed,
+        layer_weighting=args.layer_weighting,
+        weights=args.weights,
+        pooling=args.pooling,
+        device=args.device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        normalize={"auto": "auto", "yes": True, "no": False}[args.normalize],
+    )
+
+
 def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, output: Path, received: List[Any]) -> int:
     from .images import save_image
-    from .transfer import stylize
-    from .vgg import VGGFeatures
+    from .network import build_model
+    from .transfer import run
 
-    size = args.size if args.size is not None or args.scales else 512
     try:
-        normalize = {"auto": "auto", "yes": True, "no": False}[args.normalize]
-        model = VGGFeatures(weights=args.weights, pooling=args.pooling, device=args.device,
-                            precision=args.precision, channels_last=args.channels_last, normalize=normalize)
+        settings = settings_from_args(args)
+        model = build_model(settings.network)
         normalized = ", normalised" if model.normalized else ""
         print(f"stylelab: network {model.weights_label}{normalized}, device={model.device}", file=sys.stderr)
-        result = stylize(
-            args.content,
-            styles if len(styles) > 1 else styles[0],
-            size=size,
-            steps=args.steps[0] if len(args.steps) == 1 else args.steps,
-            style_blend=args.blend,
-            masks=masks,
-            preserve_color=args.preserve_color,
-            scales=args.scales,
-            optimizer=args.optimizer,
-            lr=args.lr,
-            content_weight=args.content_weight,
-            style_weight=args.style_weight,
-            tv_weight=args.tv_weight,
-            init=args.init,
-            seed=args.seed,
-            model=model,
-            progress=not args.quiet,
-            layer_weighting=args.layer_weighting,
-        )
+        style = styles if len(styles) > 1 else styles[0]
+        result = run(args.content, style, settings, masks=masks, model=model, progress=not args.quiet)
     except KeyboardInterrupt:
         print("Interrupted before the optimisation began; there is no image to save.", file=sys.stderr)
         return _interrupted_code(received)

@@ -8,11 +8,11 @@ An entry is keyed by everything that changes the result:
 
 * the pixels of the content, style and (tensor) initial images - hashed after
   :func:`~stylelab.load_image`, so a path and the tensor it holds give the same key;
-* every other :func:`~stylelab.stylize` argument (layers and their weights, loss
-  weights, optimiser, steps, learning rate, init, seed, size, style scale and blend,
-  colour preservation, masks - hashed by their values -, scales, line search), with
-  defaults filled in, so leaving an argument out and passing its default value are the
-  same;
+* the masks, hashed by their values;
+* the run's :class:`~stylelab.settings.TransferSettings`, by their
+  :meth:`~stylelab.settings.TransferSettings.record` (every setting, in one normal form
+  with the defaults filled in, so leaving an argument out and passing its default value
+  are the same, and a new setting can never be forgotten here);
 * the model: its ``weights_source``, ``pooling``, preprocessing, device type, precision,
   memory layout and a hash of its weights *at call time* (two random networks with
   different seeds are different models, and so is a model whose weights were changed in
@@ -35,7 +35,6 @@ cached, so the next call tries again.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import json
 import math
@@ -50,8 +49,12 @@ import torch
 
 from .errors import OutputPathError, ParameterError
 from .images import load_image
-from .transfer import _DEFAULT_LR, StyleTransferResult, _init_is_image, stylize
+from .network import build_model, use_model
+from .result import StyleTransferResult
+from .settings import TransferSettings
+from .transfer import run, settings_from
 from .vgg import VGGFeatures
+from .weights import state_digest
 
 __all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
 
@@ -59,14 +62,7 @@ __all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
 #: where ``.gitignore`` keeps ``.stylelab_cache/`` out of git).
 DEFAULT_FOLDER = ".stylelab_cache"
 #: Bumped whenever the layout of an entry changes; older entries then count as misses.
-CACHE_FORMAT = 2
-
-# stylize() arguments that choose the model (taken from the model itself) or cannot
-# change the result.
-_MODEL_ARGS = (("weights", None), ("pooling", "max"), ("device", None), ("normalize", "auto"))
-_IGNORED_ARGS = ("model", "callback", "progress")
-
-_STYLIZE_SIGNATURE = inspect.signature(stylize)
+CACHE_FORMAT = 3
 
 
 class ResultCache:
@@ -96,31 +92,38 @@ class ResultCache:
     # ------------------------------------------------------------------ main entry
 
     def stylize(
-        self, content: Any, style: Any = None, *, model: Optional[VGGFeatures] = None, **kwargs: Any
+        self,
+        content: Any,
+        style: Any = None,
+        *,
+        init: Any = None,
+        masks: Any = None,
+        model: Optional[VGGFeatures] = None,
+        callback: Any = None,
+        progress: bool = True,
+        **settings: Any,
     ) -> StyleTransferResult:
         """:func:`~stylelab.stylize` with the same arguments, read from disk when possible.
 
-        Without ``model``, one is built from ``weights``, ``pooling``, ``device`` and ``normalize`` as
-        :func:`~stylelab.stylize` would. Returns a :class:`~stylelab.StyleTransferResult`;
-        a hit returns the stored image bit for bit, with the history, counters and
-        ``seconds`` of the run that produced it.
+        Without ``model``, the network is built from the settings as :func:`~stylelab.stylize`
+        would. Returns a :class:`~stylelab.StyleTransferResult`; a hit returns the stored
+        image bit for bit, with the history, counters, ``seconds`` and settings of the run
+        that produced it (the callback is not called: nothing runs).
         """
-        # As in stylize(): a given model fixes the weights, pooling and device.
-        weights, pooling, device, normalize = (kwargs.pop(name, default) for name, default in _MODEL_ARGS)
-        if model is None:
-            model = VGGFeatures(weights=weights, pooling=pooling, device=device, normalize=normalize)
-        settings = self._settings(content, style, model, kwargs)
-        key = _key_of(settings)
+        checked, init_image = settings_from(init, settings)
+        model = build_model(checked.network) if model is None else use_model(model, checked.network)
+        description = self.describe(content, style, checked, model=model, init_image=init_image, masks=masks)
+        key = _key_of(description)
         cached = self.load(key)
+        self.last_hit = cached is not None
         if cached is not None:
             self.hits += 1
-            self.last_hit = True
             return cached
-        result = stylize(content, style, model=model, **kwargs)
+        result = run(content, style, checked, init_image=init_image, masks=masks, model=model, callback=callback,
+                     progress=progress)
         self.misses += 1
-        self.last_hit = False
         try:
-            self.save(key, result, settings=settings)
+            self.save(key, result, settings=description)
         except (OSError, TypeError, ValueError) as exc:  # a full disk must not lose the result
             warnings.warn(
                 f"Could not write to the result cache in {str(self.folder)!r} ({exc}); the result is "
@@ -132,36 +135,39 @@ class ResultCache:
 
     # ------------------------------------------------------------------ keys
 
-    def key(self, content: Any, style: Any = None, *, model: VGGFeatures, **kwargs: Any) -> str:
-        """The entry name for these :func:`~stylelab.stylize` arguments (32 hex digits)."""
-        return _key_of(self._settings(content, style, model, kwargs))
+    def key(self, content: Any, style: Any = None, *, model: VGGFeatures, init: Any = None, masks: Any = None,
+            callback: Any = None, progress: bool = True, **settings: Any) -> str:
+        """The entry name for these :func:`~stylelab.stylize` arguments (32 hex digits);
+        ``callback`` and ``progress`` cannot change a result and are not part of it."""
+        checked, init_image = settings_from(init, settings)
+        return _key_of(self.describe(content, style, checked, model=model, init_image=init_image, masks=masks))
 
-    def _settings(self, content: Any, style: Any, model: VGGFeatures, kwargs: Dict[str, Any]) -> Dict[str, Any]:
-        bound = _STYLIZE_SIGNATURE.bind(content, style, **kwargs)
-        bound.apply_defaults()
-        args = {k: v for k, v in bound.arguments.items() if k not in _IGNORED_ARGS and k not in dict(_MODEL_ARGS)}
+    @staticmethod
+    def describe(content: Any, style: Any, settings: TransferSettings, *, model: VGGFeatures, init_image: Any = None,
+                 masks: Any = None) -> Dict[str, Any]:
+        """What an entry is keyed by (JSON values): the images' pixels, the model's fingerprint,
+        the settings' record (the network's part is the model's fingerprint) and the versions.
+
+        Settings that mean the same run give the same description: ``lr=None`` and the
+        optimiser's default, ``init=None`` and its default rule, ``1`` and ``1.0``.
+        """
         from . import __version__
 
-        styles = args.pop("style")
-        style_list = [] if styles is None else list(styles) if isinstance(styles, (list, tuple)) else [styles]
-        content_arg = args.pop("content")
-        optimizer = str(args["optimizer"]).lower()
-        args["optimizer"] = optimizer
-        settings: Dict[str, Any] = {
+        resolved = settings.replace(lr=settings.learning_rate, init=settings.start_rule(content is not None))
+        record = resolved.record()
+        del record["network"]
+        styles = None if style is None else [_image_digest(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
+        return {
             "format": CACHE_FORMAT,
             "stylelab": __version__,
             "torch": torch.__version__,
-            "content": None if content_arg is None else _image_digest(content_arg),
-            "style": [_image_digest(s) for s in style_list] if styles is not None else None,
+            "content": None if content is None else _image_digest(content),
+            "style": styles,
+            "masks": _masks(masks),
+            "init_image": None if init_image is None else _image_digest(init_image),
             "model": model_fingerprint(model),
-            "lr": _float(_DEFAULT_LR.get(optimizer, 1.0) if args.pop("lr") is None else bound.arguments["lr"]),
-            "init": _init(args.pop("init"), content_arg),
+            "settings": record,
         }
-        # Every other argument is part of the key, so a new stylize() option can never be
-        # forgotten here; a few need their own normal form.
-        for name, value in args.items():
-            settings[name] = _NORMALISERS.get(name, _plain)(value)
-        return settings
 
     # ------------------------------------------------------------------ storage
 
@@ -195,6 +201,7 @@ class ResultCache:
                 seconds=float(meta["seconds"]),
                 status=str(meta["status"]),
                 message=str(meta["message"]),
+                settings=None if meta.get("run_settings") is None else TransferSettings.from_record(meta["run_settings"]),
             )
         except Exception as exc:  # a damaged entry is a miss, whatever the damage
             warnings.warn(
@@ -224,6 +231,7 @@ class ResultCache:
             "key": key,
             "image_sha256": hashlib.sha256(raw).hexdigest(),
             "settings": settings,
+            "run_settings": None if result.settings is None else result.settings.record(),
             "config": result.config,
             "history": result.history,
             "best_step": result.best_step,
@@ -272,12 +280,7 @@ def model_fingerprint(model: VGGFeatures) -> Dict[str, str]:
     """
     if not isinstance(model, VGGFeatures):
         raise ParameterError(f"model must be a stylelab.VGGFeatures; got a {type(model).__name__}.")
-    hasher = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        hasher.update(name.encode("utf-8"))
-        hasher.update(str(tensor.dtype).encode("ascii"))
-        hasher.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    digest = hasher.hexdigest()
+    digest = state_digest(model.state_dict())
     return {
         "weights_source": str(model.weights_source),
         "pooling": str(model.pooling),
@@ -306,63 +309,11 @@ def _array_digest(value: Any) -> str:
     return hasher.hexdigest()
 
 
-def _names(layers: Any) -> list:
-    return [layers] if isinstance(layers, str) else [str(name) for name in layers]
-
-
-def _layer_weights(layers: Any) -> list:
-    # Order is kept: it fixes the order of the floating-point sum over layers.
-    if isinstance(layers, str):
-        return [[layers, 1.0]]
-    if hasattr(layers, "items"):
-        return [[str(name), _float(weight)] for name, weight in layers.items()]
-    return [[str(name), 1.0] for name in layers]
-
-
 def _masks(masks: Any) -> Any:
     if masks is None:
         return None
     return [None if m is None else _array_digest(m) if isinstance(m, (torch.Tensor, np.ndarray)) else _image_digest(m)
             for m in masks]
-
-
-def _init(init: Any, content: Any) -> Any:
-    if _init_is_image(init):  # an image (a tensor, array, PIL image or file): keyed by its pixels
-        return _image_digest(init)
-    if init is None:  # stylize's default
-        return "content" if content is not None else "noise"
-    return str(init)
-
-
-def _float(value: Any) -> Any:
-    # Weights 1 and 1.0 are the same setting; stylize() rejects what is not a number.
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return repr(value)
-    return number if math.isfinite(number) else repr(value)
-
-
-def _int(value: Any) -> Any:
-    number = _float(value)
-    return int(number) if isinstance(number, float) and number.is_integer() else number
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        return _array_digest(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return _int(value)  # 1, 1.0 and 1e0 are one setting
-
-
-_NORMALISERS = {
-    "content_layers": _names,
-    "style_layers": _layer_weights,
-    "masks": _masks,
-}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

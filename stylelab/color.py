@@ -38,13 +38,15 @@ clipped to [0, 1].
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
 from .errors import ParameterError
 
 __all__ = [
+    "network_inputs",
+    "restore_colors",
     "RGB_TO_YIQ",
     "rgb_to_yiq",
     "yiq_to_rgb",
@@ -211,3 +213,29 @@ def match_color_histogram(
     out = mapped.reshape(3, source.shape[0], *source.shape[-2:]).permute(1, 0, 2, 3)
     out = out.to(dtype=source.dtype, device=source.device)
     return out.clamp(0.0, 1.0) if clamp else out
+
+
+# --------------------------------------------------------------------------- in a run
+
+
+def network_inputs(
+    mode: Optional[str], content: Optional[torch.Tensor], styles: Sequence[torch.Tensor]
+) -> Tuple[Optional[torch.Tensor], List[torch.Tensor]]:
+    """The content and style images the network sees under colour control ``mode``.
+
+    ``"luminance"``: grey images (the styles' luminance matched to the content's, §5.1);
+    ``"histogram"``: the styles recoloured to the content's colours (§5.2); ``None``: the
+    images as given. The run's pre-step; :func:`restore_colors` is its post-step.
+    """
+    if mode == "luminance":
+        content_y = luminance(content)
+        return gray_to_rgb(content_y), [gray_to_rgb(match_luminance(luminance(s), content_y)) for s in styles]
+    if mode == "histogram":
+        return content, [match_color_histogram(s, content) for s in styles]
+    return content, list(styles)
+
+
+def restore_colors(mode: Optional[str], image: torch.Tensor, content: Optional[torch.Tensor]) -> torch.Tensor:
+    """The run's post-step: under ``"luminance"`` the content's colours on ``image``'s
+    luminance (:func:`combine_luminance`); otherwise ``image`` as it is."""
+    return combine_luminance(image, content) if mode == "luminance" else image

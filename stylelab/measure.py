@@ -33,6 +33,8 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from .transfer import settings_from
+
 __all__ = ["Measurement", "measure_stylize", "current_rss_mib", "reset_peak_rss", "peak_rss_mib"]
 
 
@@ -117,20 +119,19 @@ def peak_rss_mib(status: str = _STATUS) -> float:
     return peak if peak is not None else _maxrss_mib()
 
 
-def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
+def _child(queue, content, style, settings, inputs) -> None:  # runs in the fresh process
     try:
         from .scales import final_scale_losses
-        from .transfer import stylize
-        from .vgg import VGGFeatures
+        from .network import build_model
+        from .transfer import run
 
-        model_args = {k: kwargs.pop(k) for k in ("weights", "pooling", "device") if k in kwargs}
-        model = VGGFeatures(**model_args)
+        model = build_model(settings.network)
         if model.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(model.device)
         start_rss = current_rss_mib() or _maxrss_mib()
         exact = reset_peak_rss()
         began = time.perf_counter()
-        result = stylize(content, style, model=model, progress=False, **kwargs)
+        result = run(content, style, settings, model=model, progress=False, **inputs)
         seconds = time.perf_counter() - began
         peak = peak_rss_mib()
         cuda = torch.cuda.max_memory_allocated(model.device) / 2**20 if model.device.type == "cuda" else None
@@ -156,21 +157,26 @@ def _child(queue, content, style, kwargs) -> None:  # runs in the fresh process
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
-def measure_stylize(content: Any, style: Any = None, *, timeout: Optional[float] = None, **kwargs: Any) -> Measurement:
-    """Run ``stylize(content, style, **kwargs)`` in a fresh process; time it and its peak memory.
+def measure_stylize(content: Any, style: Any = None, *, timeout: Optional[float] = None, init: Any = None,
+                    masks: Any = None, **settings: Any) -> Measurement:
+    """Run ``stylize(content, style, init=init, masks=masks, **settings)`` in a fresh process;
+    time it and its peak memory.
 
-    ``kwargs`` are :func:`~stylelab.stylize`'s keyword arguments (``weights``, ``pooling``
-    and ``device`` build the network inside the new process; ``model`` and ``callback``
-    cannot cross the process boundary). Images may be paths or tensors. ``timeout``
-    (seconds) gives up waiting with a ``TimeoutError``. Raises ``RuntimeError`` with the
-    child's error message if the run failed there.
+    ``settings`` are :func:`~stylelab.stylize`'s setting keywords, checked here before the
+    process starts (the network is built inside the new process from ``weights``,
+    ``pooling``, ``device``, ...); ``model`` and ``callback`` cannot cross the process
+    boundary. Images may be paths or tensors. ``timeout`` (seconds) gives up waiting with
+    a ``TimeoutError``. Raises ``RuntimeError`` with the child's error message if the run
+    failed there.
     """
     for name in ("model", "callback"):
-        if name in kwargs:
+        if name in settings:
             raise ValueError(f"measure_stylize runs in a new process and cannot take {name}=; leave it out.")
+    checked, init_image = settings_from(init, settings)
+    inputs = {"init_image": init_image, "masks": masks}
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(queue, content, style, dict(kwargs)), daemon=True)
+    process = context.Process(target=_child, args=(queue, content, style, checked, inputs), daemon=True)
     process.start()
     try:
         report = queue.get(timeout=timeout)

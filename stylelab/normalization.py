@@ -28,13 +28,13 @@ set of natural images gives similar scales.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import torch
 
 from .download import cache_dir
+from .weights import state_digest
 
 __all__ = ["CALIBRATION_IMAGES", "CALIBRATION_SIZE", "calibration_images", "channel_means", "rescale", "weights_digest"]
 
@@ -107,12 +107,9 @@ def rescale(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, to
 
 
 def weights_digest(state: Mapping[str, torch.Tensor], preprocessing: str) -> str:
-    """A SHA-256 of the weights' values and their preprocessing: the calibration's cache key."""
-    digest = hashlib.sha256(f"{_VERSION}|{CALIBRATION_SIZE}|{preprocessing}".encode())
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    """The calibration's cache key: the weights' :func:`~stylelab.weights.state_digest` salted
+    with the calibration's version, size and the weights' preprocessing."""
+    return state_digest(state, salt=f"{_VERSION}|{CALIBRATION_SIZE}|{preprocessing}")
 
 
 def cached_means(key: str, compute: Callable[[], Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:

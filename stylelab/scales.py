@@ -1,5 +1,10 @@
 r"""Scale control (Gatys et al. 2017, §6): coarse-to-fine optimisation and mixed-scale styles.
 
+The coarse-to-fine machinery itself lives in :mod:`stylelab.pyramid` (re-exported here:
+:func:`check_scales`, :func:`stage_sizes`, :func:`stage_steps`); this module makes
+mixed-scale style images (:func:`combine_scales`) and measures runs across scales
+(:func:`pixel_cost`, :func:`final_scale_losses`).
+
 **Coarse-to-fine.** A VGG-19 unit sees a patch of fixed size in pixels, so at 1024 px the
 style layers capture only small brush strokes relative to the picture, and every
 evaluation costs four times as much as at 512 px. ``stylize(..., scales=(256, 512,
@@ -26,39 +31,14 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 
 import torch
 
-from . import validate
-from .errors import ParameterError
-from .images import load_image, target_size
+from .images import load_image
+from .pyramid import check_scales, stage_sizes, stage_steps
+from .transfer import stylize
 
 __all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_scale_losses", "combine_scales", "FINE_LAYERS"]
 
 #: The layers that carry the fine scale in :func:`combine_scales`.
 FINE_LAYERS = ("relu1_1", "relu2_1")
-
-
-def check_scales(scales: Any) -> List[int]:
-    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing.
-
-    Raises :class:`~stylelab.ParameterError` (see :func:`stylelab.validate.scales`).
-    """
-    return validate.scales(scales)
-
-
-def stage_sizes(final: Tuple[int, int], scales: Sequence[int]) -> List[Tuple[int, int]]:
-    """``(h, w)`` of each stage: the final size's aspect ratio at each longest side; the last is ``final``."""
-    sizes = [target_size(final, int(s)) for s in scales[:-1]]
-    return sizes + [(int(final[0]), int(final[1]))]
-
-
-def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
-    """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
-    if isinstance(steps, (list, tuple)):
-        if len(steps) != count:
-            raise ParameterError(
-                f"steps has {len(steps)} entries for {count} scales; give one number, or one per scale."
-            )
-        return list(steps)
-    return [steps] * count
 
 
 def pixel_cost(result) -> int:
@@ -115,8 +95,6 @@ def combine_scales(
     Returns:
         ``(1, 3, H, W)`` in [0, 1], the size of ``coarse``.
     """
-    from .transfer import stylize  # imported here: transfer imports this module
-
     start = load_image(coarse, size)
     result = stylize(
         None,

@@ -36,6 +36,7 @@ Nothing here pretends: :attr:`VGGWeights.source` says which weights were used an
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import warnings
@@ -171,6 +172,22 @@ def random_weights(seed: int = 0, network: str | Architecture = "vgg19") -> Dict
         state[f"{layer.name}.weight"] = torch.randn(shape, generator=generator) * (2.0 / fan_out) ** 0.5
         state[f"{layer.name}.bias"] = torch.zeros(layer.out_channels)
     return state
+
+
+def state_digest(state: Mapping[str, torch.Tensor], salt: str = "") -> str:
+    """SHA-256 of a state dict: every tensor's name, dtype and bytes (in key order), after ``salt``.
+
+    The one fingerprint of a set of weights: the result cache keys on it (computed at call
+    time, so weights changed in place change the key) and so does the normalisation's
+    calibration (with the calibration's own settings as ``salt``).
+    """
+    hasher = hashlib.sha256(salt.encode("utf-8"))
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        hasher.update(name.encode("utf-8"))
+        hasher.update(str(tensor.dtype).encode("ascii"))
+        hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return hasher.hexdigest()
 
 
 def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:

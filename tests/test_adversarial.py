@@ -25,7 +25,7 @@ def test_init_may_be_a_path(content, style, model, tmp_path):
     path = sl.save_image(content, tmp_path / "start.png")
     result = sl.stylize(content, style, model=model, steps=1, progress=False, init=path)
     by_string = sl.stylize(content, style, model=model, steps=1, progress=False, init=str(path))
-    assert torch.equal(result.image, by_string.image) and result.config["init"] == "tensor"
+    assert torch.equal(result.image, by_string.image) and result.config["init"] == "image"
     cache = sl.cache.ResultCache(tmp_path / "cache")
     other = sl.save_image(torch.zeros_like(content), tmp_path / "other.png")
     assert cache.key(content, style, model=model, init=str(path)) != cache.key(content, style, model=model, init=str(other))

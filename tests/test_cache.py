@@ -39,7 +39,7 @@ def test_hit_needs_no_optimisation(cache, content, style, model, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("stylize ran although the result was cached")
 
-    monkeypatch.setattr(sl.cache, "stylize", fail)
+    monkeypatch.setattr(sl.cache, "run", fail)
     assert cache.stylize(content, style, model=model, **SMALL).status == "completed"
 
 
@@ -78,11 +78,14 @@ CHANGES = {
 }
 
 
-def test_every_stylize_argument_is_tried():
-    import inspect
+def test_every_setting_is_tried():
+    import dataclasses
 
-    not_keyed = {"content", "style", "model", "weights", "pooling", "normalize", "device", "callback", "progress"}
-    assert set(inspect.signature(sl.stylize).parameters) - not_keyed == set(CHANGES)
+    from stylelab.settings import TransferSettings
+
+    # The network's settings are keyed by the model's fingerprint (test_pixels_weights_and_model_change_the_key).
+    settings = {field.name for field in dataclasses.fields(TransferSettings)} - {"network"}
+    assert settings | {"masks"} == set(CHANGES)
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))
@@ -123,6 +126,12 @@ def test_version_is_part_of_the_key(cache, content, style, model, monkeypatch):
     base = cache.key(content, style, model=model, **SMALL)
     monkeypatch.setattr(sl, "__version__", "999.0")
     assert cache.key(content, style, model=model, **SMALL) != base
+
+
+def test_a_hit_carries_the_settings_of_the_run(cache, content, style, model):
+    first = cache.stylize(content, style, model=model, style_weight=2e5, **SMALL)
+    again = cache.stylize(content, style, model=model, style_weight=2e5, **SMALL)
+    assert cache.last_hit and again.settings == first.settings and again.settings.style_weight == 2e5
 
 
 def test_changed_setting_is_a_miss_and_computed(cache, content, style, model):

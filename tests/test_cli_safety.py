@@ -118,9 +118,9 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
 _TERMINATE_AT_EVALUATION_3 = textwrap.dedent(
     """
     import os, signal, sys
-    import stylelab.transfer as transfer
+    import stylelab.optimize as optimize
     calls = {"n": 0}
-    real = transfer._zero_blocked_gradient
+    real = optimize.zero_blocked_gradient
 
     def send_sigterm_on_the_third(image):
         calls["n"] += 1
@@ -128,7 +128,7 @@ _TERMINATE_AT_EVALUATION_3 = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGTERM)
         return real(image)
 
-    transfer._zero_blocked_gradient = send_sigterm_on_the_third
+    optimize.zero_blocked_gradient = send_sigterm_on_the_third
     from stylelab.__main__ import main
     sys.exit(main(sys.argv[1:]))
     """
@@ -163,7 +163,7 @@ def test_a_diverged_run_is_not_a_success(photo, tmp_path, capsys, monkeypatch):
         return transfer.StyleTransferResult(image=torch.zeros(1, 3, 21, 32), history={"total": [float("nan")]},
                                             config={}, status="diverged", message="The style loss became NaN.")
 
-    monkeypatch.setattr(transfer, "stylize", diverged)
+    monkeypatch.setattr(transfer, "run", diverged)
     code, err = _main([photo, STYLE, "-o", tmp_path / "out.png", "--size", "32", "--steps", "2"], capsys)
     assert code == 1 and "the run failed (diverged)" in err
 
@@ -188,7 +188,7 @@ def test_max_memory_option(photo, tmp_path, capsys):
                                               (("no_progress", "completed"), "completed"),
                                               (("no_progress", "no_progress"), "no_progress")])
 def test_coarse_to_fine_fails_only_when_no_scale_improved(content, style, model, monkeypatch, stages, expected):
-    real = transfer._optimize
+    real = transfer.optimize
     statuses = iter(stages)
 
     def optimize(*args, **kwargs):
@@ -196,6 +196,6 @@ def test_coarse_to_fine_fails_only_when_no_scale_improved(content, style, model,
         result.status = next(statuses)
         return result
 
-    monkeypatch.setattr(transfer, "_optimize", optimize)
+    monkeypatch.setattr(transfer, "optimize", optimize)
     result = sl.stylize(content, style, model=model, scales=(32, 48), steps=2, progress=False)
     assert result.status == expected and len(result.config["stages"]) == 2

@@ -219,7 +219,7 @@ def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, st
 
 
 def test_blocked_gradient_components_are_zeroed_and_the_rest_kept():
-    from stylelab.transfer import _zero_blocked_gradient
+    from stylelab.optimize import zero_blocked_gradient as _zero_blocked_gradient
 
     image = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.5, 0.5]).view(1, 1, 2, 3).requires_grad_(True)
     image.grad = torch.tensor([2.0, -2.0, -3.0, 3.0, 4.0, -4.0]).view(1, 1, 2, 3)

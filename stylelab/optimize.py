@@ -1,0 +1,256 @@
+"""The optimisation loop: change an image's pixels to lower an objective.
+
+:func:`optimize` runs one optimiser (L-BFGS or Adam) on one image at one size within a
+budget of loss evaluations, and returns a :class:`~stylelab.StyleTransferResult`. Every
+evaluation projects the pixels onto [0, 1], computes the loss and its gradient, records
+the history, keeps the best image and calls the callback; :class:`Evaluator` does that
+work, :func:`optimize` drives it and turns the way the run ended into a status.
+
+Nothing is lost: Ctrl-C, a callback that returns ``True`` or raises, and a NaN loss all
+end the run with the best image found so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+from .result import StyleTransferResult
+
+__all__ = ["optimize", "Evaluator", "Callback", "Objective"]
+
+#: ``callback(evaluation, image, losses)``; returning ``True`` stops the run.
+Callback = Callable[[int, torch.Tensor, Dict[str, float]], Optional[bool]]
+#: ``objective(image) -> {"total": loss, "content": ..., ...}`` (scalar tensors).
+Objective = Callable[[torch.Tensor], Dict[str, torch.Tensor]]
+
+
+class Diverged(Exception):
+    """A loss term became NaN or infinite (args: the loss record, the evaluation number)."""
+
+
+class Stopped(Exception):
+    """The callback asked to stop (args: a sentence about why, or nothing)."""
+
+
+class BudgetSpent(Exception):
+    """The evaluation budget is used up (L-BFGS may ask for more inside a line search)."""
+
+
+class Evaluator:
+    """The closure of a run: one loss evaluation per call, with all its bookkeeping.
+
+    Args:
+        objective: the loss of an image ``(1, 3, H, W)``.
+        image: the leaf tensor being optimised (``requires_grad``), changed in place.
+        optimizer: the torch optimiser over ``image`` (for ``zero_grad``).
+        steps: the evaluation budget; with ``stop_at_budget`` the call after the last one raises.
+        project_gradient: zero the gradient of pixels held at a bound (see :func:`zero_blocked_gradient`).
+        callback, progress: as in :func:`optimize`.
+    """
+
+    def __init__(self, objective: Objective, image: torch.Tensor, optimizer: torch.optim.Optimizer, steps: int, *,
+                 project_gradient: bool, stop_at_budget: bool, callback: Optional[Callback], progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.objective, self.image, self.optimizer, self.steps = objective, image, optimizer, steps
+        self.project_gradient, self.stop_at_budget, self.callback = project_gradient, stop_at_budget, callback
+        self.history: Dict[str, List[float]] = {}
+        self.best_loss, self.best_image, self.best_step = math.inf, image.detach().clone(), 0
+        self.evaluations = 0
+        self.bar = tqdm(total=steps, desc="stylize", unit="eval", disable=not progress, leave=True)
+        self.progress = progress
+        self.began = time.perf_counter()
+
+    def __call__(self) -> torch.Tensor:
+        """Project, evaluate, differentiate, record; returns the total loss (a tensor, for L-BFGS)."""
+        with torch.no_grad():
+            # Every recorded loss belongs to a displayable image (the PyTorch tutorial clamps too).
+            self.image.clamp_(0.0, 1.0)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = self.objective(self.image)
+        values = torch.stack([t.detach().float() for t in terms.values()]).tolist()  # one device sync
+        record = dict(zip(terms.keys(), values))
+        if not math.isfinite(record["total"]):
+            raise Diverged(record, self.evaluations + 1)
+        terms["total"].backward()
+        if self.project_gradient:
+            zero_blocked_gradient(self.image)
+        self.evaluations += 1
+        self._record(record)
+        self._report(record)
+        if self.stop_at_budget and self.evaluations >= self.steps:
+            raise BudgetSpent
+        return terms["total"]
+
+    def _record(self, record: Dict[str, float]) -> None:
+        record["time"] = time.perf_counter() - self.began
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(value)
+        if record["total"] < self.best_loss:
+            self.keep(record["total"], self.evaluations)
+
+    def keep(self, loss: float, step: int) -> None:
+        """Remember the current image as the best, with its loss and evaluation number."""
+        self.best_loss, self.best_image, self.best_step = loss, self.image.detach().clone(), step
+
+    def _report(self, record: Dict[str, float]) -> None:
+        self.bar.update(1)
+        if self.progress:
+            self.bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
+        if self.callback is None:
+            return
+        try:
+            wish = self.callback(self.evaluations, self.image.detach().clamp(0.0, 1.0), record)
+        except Exception as exc:  # noqa: BLE001 - the user's code must not lose the run's work
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise Stopped(f"{type(exc).__name__}: {text}" if text else type(exc).__name__) from exc
+        if wish:
+            raise Stopped
+
+
+def optimize(
+    objective: Objective,
+    start: torch.Tensor,
+    *,
+    optimizer: str = "lbfgs",
+    steps: int = 300,
+    lr: float = 1.0,
+    line_search: bool = True,
+    callback: Optional[Callback] = None,
+    progress: bool = True,
+    weights: Optional[Dict[str, float]] = None,
+) -> StyleTransferResult:
+    """Minimise ``objective`` from ``start`` ``(1, 3, H, W)`` within ``steps`` loss evaluations.
+
+    ``optimizer`` is ``"lbfgs"`` (one ``step()`` call, so that its line search never
+    evaluates a point twice; the budget is enforced by the closure) or ``"adam"`` (one
+    update per evaluation). With ``line_search`` L-BFGS uses a strong-Wolfe line search on
+    the projected gradient. ``weights`` (``{"content": ..., "style": ..., "tv": ...}``)
+    only improve the message when the loss diverges. The result's ``config`` is empty:
+    the caller records the settings.
+    """
+    image = start.detach().clone().requires_grad_(True)
+    opt = _make_optimizer(image, optimizer, steps, lr, line_search)
+    run = Evaluator(objective, image, opt, steps, project_gradient=optimizer == "lbfgs" and line_search,
+                    stop_at_budget=optimizer == "lbfgs", callback=callback, progress=progress)
+    status, message = "completed", ""
+    try:
+        if optimizer == "lbfgs":
+            opt.step(run)
+        else:
+            _adam_steps(run, opt, steps)
+    except BudgetSpent:
+        pass
+    except Stopped as exc:
+        status, message = "stopped", _stop_message(exc, run)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        message = (f"Interrupted after {run.evaluations} of {steps} evaluations; returning the best image so far "
+                   f"(evaluation {run.best_step}).")
+    except Diverged as exc:
+        status, message = "diverged", divergence_message(exc.args[0], exc.args[1], optimizer, lr, weights or {})
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    finally:
+        run.bar.close()
+    seconds = time.perf_counter() - run.began
+    if status == "completed":
+        status, message = _completed(run, optimizer)
+    return StyleTransferResult(
+        image=run.best_image.clamp(0.0, 1.0).float().cpu(), history=run.history, config={},
+        best_step=run.best_step, steps=_updates(opt, image, run, optimizer, status), evaluations=run.evaluations,
+        seconds=seconds, status=status, message=message,
+    )
+
+
+def _make_optimizer(image: torch.Tensor, name: str, steps: int, lr: float, line_search: bool) -> torch.optim.Optimizer:
+    if name == "lbfgs":
+        # Negative tolerances: never stop early, spend the whole budget.
+        return torch.optim.LBFGS(
+            [image], lr=lr, max_iter=steps, max_eval=steps + 25, history_size=100,
+            tolerance_grad=-1, tolerance_change=-1, line_search_fn="strong_wolfe" if line_search else None,
+        )
+    return torch.optim.Adam([image], lr=lr)
+
+
+def _adam_steps(run: Evaluator, opt: torch.optim.Optimizer, steps: int) -> None:
+    for _ in range(steps):
+        run()
+        opt.step()
+        with torch.no_grad():
+            run.image.clamp_(0.0, 1.0)
+
+
+def _stop_message(exc: Stopped, run: Evaluator) -> str:
+    if not exc.args:
+        return f"Stopped by the callback after evaluation {run.evaluations} of {run.steps}; the best image so far is kept."
+    message = (f"The callback raised {exc.args[0]} at evaluation {run.evaluations} of {run.steps}, so the run was "
+               "stopped; the best image so far is kept. Fix the callback and run again.")
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+    return message
+
+
+def _completed(run: Evaluator, optimizer: str) -> tuple:
+    """Status and message of a run that spent its budget."""
+    if optimizer == "adam":
+        # Adam's last update was never evaluated: keep it if it is the best image.
+        with torch.no_grad():
+            final = run.objective(run.image.clamp(0.0, 1.0))["total"].item()
+        if math.isfinite(final) and final < run.best_loss:
+            run.keep(final, run.evaluations + 1)
+    if run.evaluations >= 2 and run.best_step <= 1:
+        return "no_progress", (
+            f"None of the {run.evaluations} evaluations improved on the start image (loss {run.best_loss:.4g}), "
+            "so the start image is returned: lower lr, or use optimizer='lbfgs' with line_search=True."
+        )
+    return "completed", f"Completed {run.evaluations} evaluations; the best loss was {run.best_loss:.4g}."
+
+
+def _updates(opt: torch.optim.Optimizer, image: torch.Tensor, run: Evaluator, optimizer: str, status: str) -> int:
+    if optimizer == "lbfgs":
+        return int(opt.state[image].get("n_iter", 0)) if image in opt.state else 0
+    return run.evaluations if status in ("completed", "no_progress") else max(run.evaluations - 1, 0)
+
+
+def zero_blocked_gradient(image: torch.Tensor) -> None:
+    """Zero the gradient of pixels that sit on a bound and would be pushed beyond it.
+
+    Every evaluation projects the pixels onto [0, 1], so a pixel at 0 whose gradient is
+    positive (descent wants it below 0), or at 1 with a negative gradient, cannot move:
+    along such a direction the evaluated loss is flat. Its raw gradient would tell the
+    line search otherwise, the Wolfe conditions then fail again and again, and L-BFGS
+    stalls on one loss for dozens of evaluations. With these components zeroed (the
+    projected gradient of bound-constrained optimisation) the slope the line search
+    sees matches the function it evaluates. ``image``: the leaf ``(1, 3, H, W)`` whose
+    ``.grad`` was just computed; changed in place.
+    """
+    with torch.no_grad():
+        grad = image.grad
+        blocked = ((image <= 0.0) & (grad > 0)) | ((image >= 1.0) & (grad < 0))
+        grad.masked_fill_(blocked, 0.0)
+
+
+def divergence_message(record: Dict[str, float], evaluation: int, optimizer: str, lr: float,
+                       weights: Dict[str, float]) -> str:
+    """One sentence naming the term that became NaN or infinite and the likely fix."""
+    bad = next((term for term in ("content", "style", "tv") if not math.isfinite(record.get(term, 0.0))), "total")
+    value = record.get(bad, record["total"])
+    kind = "NaN" if math.isnan(value) else "infinite"
+    if bad == "total":
+        cause = "check that the input images hold no NaN values"
+    elif optimizer == "adam" and lr > 0.1:
+        cause = f"the learning rate lr={lr:g} is too large for Adam on [0, 1] pixels; try lr=0.02"
+    elif weights.get(bad, 0.0) > 1e12:
+        cause = f"{bad}_weight={weights[bad]:g} is too large for float32 arithmetic; lower it"
+    elif optimizer == "lbfgs":
+        cause = f"L-BFGS took too large a step (lr={lr:g}); lower lr, lower the weights, or use optimizer='adam'"
+    else:
+        cause = "lower the weights or the learning rate"
+    return (
+        f"The {bad} loss became {kind} at evaluation {evaluation}: {cause}. "
+        "The run was stopped and the best image before that is returned."
+    )

@@ -1,0 +1,247 @@
+"""A style-transfer run's settings as one frozen, validated value.
+
+:class:`TransferSettings` holds every setting of a run except its images: layers, loss
+weights, optimiser, budget, start rule, sizes, colour and scale control, and the network
+(:class:`~stylelab.network.NetworkSettings`). Creating one checks everything, once, with
+one sentence per mistake (:class:`~stylelab.ParameterError`); it cannot be changed
+afterwards, only copied with changes (:meth:`TransferSettings.replace`, checked again).
+
+Every entry point makes its settings here: :func:`~stylelab.stylize` (its keyword
+arguments are these fields), the command line, the result cache (which keys entries on
+:meth:`TransferSettings.record`), :mod:`stylelab.measure` and the widgets. A result
+carries the settings that made it (``result.settings``).
+
+>>> settings = TransferSettings(style_weight=1e5, steps=200)      # doctest: +SKIP
+>>> result = stylelab.transfer.run(content, style, settings)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from . import validate
+from .errors import ParameterError
+from .images import target_size
+from .network import NETWORK_FIELDS, NetworkSettings
+
+__all__ = [
+    "TransferSettings",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "DEFAULT_LR",
+    "INIT_CHOICES",
+    "OPTIMIZERS",
+    "LAYER_WEIGHTINGS",
+    "PRESERVE_COLOR_CHOICES",
+]
+
+#: Gatys et al. 2016, Fig. 2: content at conv4_2 (its rectified response), style at conv1_1 ... conv5_1.
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Step size by optimiser: L-BFGS's unit step, and Adam on [0, 1] pixels (the TensorFlow tutorial).
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+OPTIMIZERS = tuple(DEFAULT_LR)
+#: Start rules; ``"image"`` means an image passed beside the settings (``init=`` of stylize).
+INIT_CHOICES = ("content", "noise", "style", "image")
+#: See :mod:`stylelab.objective`.
+LAYER_WEIGHTINGS = ("channels", "paper")
+PRESERVE_COLOR_CHOICES = ("luminance", "histogram")
+
+Size = Union[int, Tuple[int, int], None]
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Every setting of a style-transfer run but its images; checked when created.
+
+    The fields are :func:`~stylelab.stylize`'s keyword arguments of the same names (see
+    its docstring for what each does); values are stored in one normal form:
+    ``content_layers`` a tuple of names, ``style_layers`` a tuple of ``(name, weight)``
+    pairs in the order given, ``steps`` an int or one int per scale, ``scales`` and
+    ``style_blend`` tuples, ``optimizer`` and ``preserve_color`` lower case. ``lr=None``
+    and ``init=None`` mean the defaults (:attr:`learning_rate`, and ``"content"`` when
+    there is a content image, else ``"noise"``).
+    """
+
+    content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: Tuple[Tuple[str, float], ...] = tuple((name, 1.0) for name in DEFAULT_STYLE_LAYERS)
+    content_weight: float = 1.0
+    style_weight: float = 1e6
+    tv_weight: float = 0.0
+    layer_weighting: str = "channels"
+    optimizer: str = "lbfgs"
+    steps: Union[int, Tuple[int, ...]] = 300
+    lr: Optional[float] = None
+    line_search: bool = True
+    init: Optional[str] = None
+    seed: int = 0
+    size: Size = None
+    style_scale: float = 1.0
+    style_blend: Optional[Tuple[float, ...]] = None
+    preserve_color: Optional[str] = None
+    scales: Optional[Tuple[int, ...]] = None
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+
+    def __post_init__(self) -> None:
+        for name, value in _checked(self).items():
+            object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ making
+
+    @classmethod
+    def from_options(cls, **options: Any) -> "TransferSettings":
+        """Settings from :func:`~stylelab.stylize`-style keywords: the fields above plus the
+        network's (``weights``, ``pooling``, ``normalize``, ``device``, ``precision``,
+        ``channels_last``). An unknown keyword is named, with the closest known one."""
+        fields = {f.name for f in dataclasses.fields(cls)} - {"network"}
+        for name in options:
+            if name not in fields and name not in NETWORK_FIELDS:
+                close = difflib.get_close_matches(name, sorted(fields | set(NETWORK_FIELDS)), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else "; see help(stylelab.stylize)."
+                raise ParameterError(f"{name!r} is not a style-transfer setting{hint}")
+        network = NetworkSettings(**{k: options.pop(k) for k in NETWORK_FIELDS if k in options})
+        return cls(network=network, **options)
+
+    def replace(self, **changes: Any) -> "TransferSettings":
+        """A copy with ``changes`` (same keywords as :meth:`from_options`), checked again."""
+        network_changes = {k: changes.pop(k) for k in NETWORK_FIELDS if k in changes}
+        network = dataclasses.replace(self.network, **network_changes)
+        return dataclasses.replace(self, network=network, **changes)
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the optimiser's default (:data:`DEFAULT_LR`)."""
+        return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    @property
+    def style_layer_weights(self) -> Dict[str, float]:
+        """``{layer: weight}`` of the style term, in the order given."""
+        return dict(self.style_layers)
+
+    @property
+    def stage_steps(self) -> List[int]:
+        """The evaluation budget of each scale (one entry without ``scales``)."""
+        count = len(self.scales) if self.scales else 1
+        return list(self.steps) if isinstance(self.steps, tuple) else [self.steps] * count
+
+    def start_rule(self, has_content: bool) -> str:
+        """``init``, or its default: ``"content"`` when there is a content image, else ``"noise"``."""
+        return self.init if self.init is not None else ("content" if has_content else "noise")
+
+    # ------------------------------------------------------------------ records
+
+    def record(self) -> Dict[str, Any]:
+        """The settings as plain JSON values (lists and dicts; the network under ``"network"``).
+
+        Equal settings give equal records, and :meth:`from_record` gives the settings back.
+        """
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "network"}
+        values["network"] = {k: _plain(getattr(self.network, k)) for k in NETWORK_FIELDS}
+        return {name: _plain(value) for name, value in values.items()}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "TransferSettings":
+        """The settings a :meth:`record` describes."""
+        values = dict(record)
+        network = NetworkSettings(**values.pop("network", {}))
+        values["style_layers"] = {name: weight for name, weight in values.get("style_layers", [])}
+        for name in ("content_layers", "scales", "style_blend", "size", "steps"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        return cls(network=network, **values)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively: JSON's types."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _checked(settings: TransferSettings) -> Dict[str, Any]:
+    """Every field in its normal form; raises ParameterError (or LayerNameError) for the first mistake."""
+    s = settings
+    optimizer = validate.choice("optimizer", s.optimizer.lower() if isinstance(s.optimizer, str) else s.optimizer, OPTIMIZERS)
+    scales = tuple(validate.scales(s.scales)) if s.scales is not None else None
+    values = {
+        "content_layers": tuple(validate.layer_names("content_layers", s.content_layers)),
+        "style_layers": tuple(validate.style_layer_weights(_pairs_as_mapping(s.style_layers)).items()),
+        "content_weight": validate.non_negative("content_weight", s.content_weight),
+        "style_weight": validate.non_negative("style_weight", s.style_weight),
+        "tv_weight": validate.non_negative("tv_weight", s.tv_weight),
+        "layer_weighting": validate.choice("layer_weighting", s.layer_weighting, LAYER_WEIGHTINGS),
+        "optimizer": optimizer,
+        "steps": _steps(s.steps, scales),
+        "lr": None if s.lr is None else validate.positive("lr", s.lr),
+        "line_search": _flag("line_search", s.line_search),
+        "init": None if s.init is None else validate.choice("init", s.init, INIT_CHOICES),
+        "seed": validate.seed(s.seed),
+        "size": _size(s.size),
+        "style_scale": validate.positive("style_scale", s.style_scale),
+        "style_blend": _blend(s.style_blend),
+        "preserve_color": _preserve_color(s.preserve_color),
+        "scales": scales,
+    }
+    if not isinstance(s.network, NetworkSettings):
+        raise ParameterError(f"network must be a stylelab.network.NetworkSettings; got {s.network!r}.")
+    return values
+
+
+def _pairs_as_mapping(style_layers: Any) -> Any:
+    """A tuple of ``(name, weight)`` pairs (the normal form) as a mapping; anything else as it is."""
+    if isinstance(style_layers, tuple) and style_layers and all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in style_layers
+    ):
+        return dict(style_layers)
+    return style_layers
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"{name} must be True or False; got {value!r}.")
+    return value
+
+
+def _steps(steps: Any, scales: Optional[Tuple[int, ...]]) -> Union[int, Tuple[int, ...]]:
+    """One budget, or one per scale."""
+    count = len(scales) if scales else 1
+    if isinstance(steps, (list, tuple)):
+        if len(steps) != count:
+            raise ParameterError(
+                f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
+                "give one number, or one per scale."
+            )
+        numbers = tuple(validate.whole_number("steps", n) for n in steps)
+        return numbers[0] if count == 1 and not scales else numbers
+    return validate.whole_number("steps", steps)
+
+
+def _size(size: Any) -> Size:
+    if size is None:
+        return None
+    target_size((1, 1), size)  # raises for anything but a positive int or an (h, w) pair
+    return int(size) if not isinstance(size, (list, tuple)) else (int(size[0]), int(size[1]))
+
+
+def _blend(blend: Any) -> Optional[Tuple[float, ...]]:
+    """Blend weights as given (their count is checked against the style images when a run starts)."""
+    if blend is None:
+        return None
+    if isinstance(blend, (str, bytes, Mapping)) or not hasattr(blend, "__iter__"):
+        validate.blend_weights(blend, 1)  # raises: not a list
+    values = list(blend)
+    validate.blend_weights(values, len(values))
+    return tuple(float(b) for b in values)
+
+
+def _preserve_color(value: Any) -> Optional[str]:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str) or value.lower() not in PRESERVE_COLOR_CHOICES:
+        raise ParameterError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+    return value.lower()

@@ -1,0 +1,77 @@
+"""The optimisation loop on a small objective with a known minimum (no network)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from stylelab.optimize import optimize, zero_blocked_gradient
+
+TARGET = torch.linspace(0.1, 0.9, 48).reshape(1, 3, 4, 4)
+
+
+def _objective(image):
+    error = ((image - TARGET) ** 2).sum()
+    zero = error * 0
+    return {"content": error, "style": zero, "tv": zero, "total": error}
+
+
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
+def test_the_loss_falls_within_the_budget_and_the_best_image_is_returned(optimizer, lr):
+    result = optimize(_objective, torch.zeros(1, 3, 4, 4), optimizer=optimizer, steps=20, lr=lr, progress=False)
+    total = result.history["total"]
+    assert result.evaluations <= 20 and len(total) == result.evaluations
+    assert min(total) < 0.5 * total[0] and result.status == "completed"
+    assert math.isclose(_objective(result.image)["total"].item(), min(total), rel_tol=1e-5) or optimizer == "adam"
+
+
+def test_lbfgs_reaches_the_minimum_of_a_quadratic():
+    result = optimize(_objective, torch.zeros(1, 3, 4, 4), steps=30, progress=False)
+    assert torch.allclose(result.image, TARGET, atol=1e-3)
+
+
+def test_the_callback_can_stop_the_run_and_keeps_the_best_image():
+    seen = []
+    result = optimize(_objective, torch.zeros(1, 3, 4, 4), steps=50, callback=lambda n, image, losses: seen.append(n) or n == 3,
+                      progress=False)
+    assert seen == [1, 2, 3] and result.status == "stopped" and result.evaluations == 3
+
+
+def test_a_failing_callback_stops_the_run_with_a_warning_not_an_exception():
+    def broken(n, image, losses):
+        raise KeyError("oops")
+
+    with pytest.warns(RuntimeWarning, match="The callback raised KeyError"):
+        result = optimize(_objective, torch.zeros(1, 3, 4, 4), steps=5, callback=broken, progress=False)
+    assert result.status == "stopped" and result.evaluations == 1
+
+
+def test_a_nan_loss_ends_the_run_with_the_image_before_it():
+    def nan_after_two(image, calls=[0]):  # noqa: B006 - a counter kept between calls
+        calls[0] += 1
+        terms = _objective(image)
+        if calls[0] > 2:
+            terms["style"] = terms["style"] + float("nan")
+            terms["total"] = terms["total"] + float("nan")
+        return terms
+
+    with pytest.warns(RuntimeWarning, match="The style loss became NaN at evaluation 3"):
+        result = optimize(nan_after_two, torch.zeros(1, 3, 4, 4), steps=10, progress=False, weights={"style": 1.0})
+    assert result.status == "diverged" and result.evaluations == 2 and torch.isfinite(result.image).all()
+
+
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.5)])
+def test_pixels_stay_in_the_unit_range(optimizer, lr):
+    # The loss keeps falling as the pixels grow: without the projection they would pass 1.
+    result = optimize(lambda image: {"total": -(image.sum())}, torch.rand(1, 3, 4, 4), optimizer=optimizer, lr=lr,
+                      steps=8, progress=False)
+    assert result.image.min() >= 0 and result.image.max() == 1.0
+
+
+def test_blocked_gradients_are_zeroed_at_the_bounds_only():
+    image = torch.tensor([[[[0.0, 1.0, 0.5, 0.0]]]], requires_grad=True)
+    image.grad = torch.tensor([[[[1.0, -1.0, 1.0, -1.0]]]])
+    zero_blocked_gradient(image)
+    assert image.grad.tolist() == [[[[0.0, 0.0, 1.0, -1.0]]]]
