@@ -21,7 +21,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if choice is not None:
         try:
             chosen = torch.device(choice)
-        except (RuntimeError, TypeError) as exc:
+        except (RuntimeError, TypeError):
             raise ParameterError(
                 f"Unknown device {choice!r}; use 'cpu', 'cuda', 'cuda:0' or 'mps'."
             ) from None

@@ -55,7 +55,10 @@ def _stylize(model: VGGFeatures, content, style, size: int, steps: int, **option
 def _filters(model: VGGFeatures, size: int, steps: int):
     from .plotting import filter_patches
 
-    random = VGGFeatures(weights="random" if model.architecture.name == "vgg19" else "random-vgg16", device=model.device)
+    from .network import NetworkSettings, build_model
+
+    untrained = "random" if model.architecture.name == "vgg19" else "random-vgg16"
+    random = build_model(NetworkSettings(weights=untrained, device=str(model.device)))
     return filter_patches(
         [model, random], [model.weights_label, random.weights_label],
         title="conv1_1's 64 filters: trained ones are smooth edges and colour blobs, random ones noise",
@@ -205,7 +208,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--steps", type=int, help="override every picture's evaluations")
     parser.add_argument("--allow-untrained", action="store_true", help="render with random weights (for testing)")
     args = parser.parse_args(argv)
-    model = VGGFeatures(weights=args.weights, device="cpu", normalize="auto")
+    from .network import NetworkSettings, build_model
+
+    model = build_model(NetworkSettings(weights=args.weights, device="cpu"))
     if not model.trained and not args.allow_untrained:
         print("stylelab.gallery: the gallery shows a trained network; build one with `python -m stylelab.convert` "
               "and pass --weights caffe-vgg16 (or --allow-untrained to test).", file=sys.stderr)

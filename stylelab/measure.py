@@ -24,7 +24,6 @@ Each measurement costs a process start (a few seconds to import torch).
 from __future__ import annotations
 
 import multiprocessing
-import os
 import resource
 import sys
 import time

@@ -32,6 +32,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import validate
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
@@ -83,8 +84,7 @@ class StyleObjective:
         masks: Optional[Sequence[torch.Tensor]] = None,
         layer_weighting: str = "channels",
     ) -> None:
-        if layer_weighting not in LAYER_WEIGHTINGS:
-            raise ValueError(f"layer_weighting must be 'channels' or 'paper', not {layer_weighting!r}.")
+        validate.choice("layer_weighting", layer_weighting, LAYER_WEIGHTINGS)
         self.model = model
         self.layer_weighting = layer_weighting
         self.content_weight = float(content_weight)
@@ -112,7 +112,6 @@ class StyleObjective:
                     for name, value in model.iter_features(image.to(model.device), list(self.style_layers)):
                         gram = gram_matrix(value.float()) * float(weight)
                         self.style_targets[name] = self.style_targets.get(name, 0) + gram
-        # 1 / N_l^2 of the reference implementation, folded into each layer's weight.
         # "channels": the 1/N_l^2 of the reference implementation, folded into each layer's
         # weight; "paper": eq. 7's w_l alone (each style_loss is 4 E_l, a constant factor).
         self._style_scale = {

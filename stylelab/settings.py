@@ -26,6 +26,7 @@ from . import validate
 from .errors import ParameterError
 from .images import target_size
 from .network import NETWORK_FIELDS, NetworkSettings
+from .objective import LAYER_WEIGHTINGS
 
 __all__ = [
     "TransferSettings",
@@ -46,8 +47,6 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 OPTIMIZERS = tuple(DEFAULT_LR)
 #: Start rules; ``"image"`` means an image passed beside the settings (``init=`` of stylize).
 INIT_CHOICES = ("content", "noise", "style", "image")
-#: See :mod:`stylelab.objective`.
-LAYER_WEIGHTINGS = ("channels", "paper")
 PRESERVE_COLOR_CHOICES = ("luminance", "histogram")
 
 Size = Union[int, Tuple[int, int], None]

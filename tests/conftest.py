@@ -20,6 +20,19 @@ def model() -> sl.VGGFeatures:
 
 
 @pytest.fixture()
+def small_run(model):
+    """``small_run(content, style, [network], **settings)``: :func:`stylelab.stylize` on the shared
+    model (or ``network``) with 6 evaluations and no progress bar unless the settings say otherwise."""
+
+    def run(content, style, network=None, **settings):
+        settings.setdefault("steps", 6)
+        settings.setdefault("progress", False)
+        return sl.stylize(content, style, model=model if network is None else network, **settings)
+
+    return run
+
+
+@pytest.fixture()
 def content() -> torch.Tensor:
     return sl.data.example("chelsea", size=48)
 

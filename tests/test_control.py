@@ -16,10 +16,6 @@ from stylelab import color
 from stylelab.masks import guided_gram_matrix, layer_mask, load_mask
 
 
-def _run(content, style, model, **kw):
-    kw.setdefault("steps", 6)
-    kw.setdefault("progress", False)
-    return sl.stylize(content, style, model=model, **kw)
 
 
 
@@ -79,9 +75,9 @@ def test_histogram_matching_survives_a_flat_style(content):
         color.match_color_histogram(flat, content, mode="pca")
 
 
-def test_luminance_only_transfer_keeps_the_content_chrominance(content, style, model):
-    result = _run(content, style, model, preserve_color="luminance", steps=8)
-    plain = _run(content, style, model, steps=8)
+def test_luminance_only_transfer_keeps_the_content_chrominance(content, style, model, small_run):
+    result = small_run(content, style, preserve_color="luminance", steps=8)
+    plain = small_run(content, style, steps=8)
     yiq_result, yiq_content = color.rgb_to_yiq(result.image), color.rgb_to_yiq(content)
     chroma_change = (yiq_result[:, 1:] - yiq_content[:, 1:]).abs()
     assert chroma_change.mean() < 1e-3 and chroma_change.flatten().quantile(0.99) < 5e-3
@@ -91,16 +87,16 @@ def test_luminance_only_transfer_keeps_the_content_chrominance(content, style, m
     assert result.config["preserve_color"] == "luminance"
 
 
-def test_luminance_mode_turns_any_start_grey(content, style, model):
+def test_luminance_mode_turns_any_start_grey(content, style, model, small_run):
     for init in ("noise", "style"):
-        result = _run(content, style, model, preserve_color="luminance", init=init, steps=1)
+        result = small_run(content, style, preserve_color="luminance", init=init, steps=1)
         chroma = (color.rgb_to_yiq(result.image)[:, 1:] - color.rgb_to_yiq(content)[:, 1:]).abs().mean()
         assert chroma < 1e-3, init
 
 
-def test_histogram_mode_is_transfer_with_the_recoloured_style(content, style, model):
-    result = _run(content, style, model, preserve_color="histogram", steps=3)
-    manual = _run(content, color.match_color_histogram(style, content), model, steps=3)
+def test_histogram_mode_is_transfer_with_the_recoloured_style(content, style, model, small_run):
+    result = small_run(content, style, preserve_color="histogram", steps=3)
+    manual = small_run(content, color.match_color_histogram(style, content), model, steps=3)
     assert torch.equal(result.image, manual.image)
     assert result.config["preserve_color"] == "histogram"
 
@@ -112,25 +108,25 @@ def test_histogram_mode_is_transfer_with_the_recoloured_style(content, style, mo
         ({"preserve_color": 1}, "preserve_color must be None"),
     ],
 )
-def test_bad_preserve_color(content, style, model, kwargs, message):
+def test_bad_preserve_color(content, style, model, kwargs, message, small_run):
     with pytest.raises(ValueError, match=message):
-        _run(content, style, model, **kwargs)
+        small_run(content, style, **kwargs)
 
 
-def test_preserve_color_needs_a_content_image(style, model):
+def test_preserve_color_needs_a_content_image(style, model, small_run):
     with pytest.raises(ValueError, match="there is no content image"):
-        _run(None, style, model, size=32, preserve_color="luminance")
+        small_run(None, style, model, size=32, preserve_color="luminance")
 
 
 # --------------------------------------------------------------------------- several styles
 
 
-def test_blend_one_zero_reproduces_the_single_style_under_every_control(content, model):
+def test_blend_one_zero_reproduces_the_single_style_under_every_control(content, model, small_run):
     a, b = sl.data.example("swirls", 48), sl.data.example("mosaic", 48)
     controls = [({"preserve_color": "histogram"}, 3), ({"preserve_color": "luminance"}, 3), ({"scales": (24, 48)}, (3, 2))]
     for extra, steps in controls:
-        single = _run(content, a, model, steps=steps, **extra)
-        blended = _run(content, [a, b], model, style_blend=[1, 0], steps=steps, **extra)
+        single = small_run(content, a, model, steps=steps, **extra)
+        blended = small_run(content, [a, b], model, style_blend=[1, 0], steps=steps, **extra)
         if "scales" in extra:
             # The blended targets are bit-identical (checked below), but the CPU convolution may pick another
             # kernel the first time it meets the small 16x24 shape: even two identical single-style runs can
@@ -185,17 +181,17 @@ def test_layer_masks_have_each_layers_resolution(model):
     assert torch.equal(layer_mask(half, "relu3_1")[..., :4], torch.ones(1, 1, 8, 4))
 
 
-def test_a_mask_of_ones_is_the_unmasked_transfer(content, style, model):
-    plain = _run(content, style, model, steps=3)
-    masked = _run(content, style, model, steps=3, masks=[torch.ones(content.shape[-2:])])
+def test_a_mask_of_ones_is_the_unmasked_transfer(content, style, model, small_run):
+    plain = small_run(content, style, steps=3)
+    masked = small_run(content, style, steps=3, masks=[torch.ones(content.shape[-2:])])
     assert masked.history["total"][0] == pytest.approx(plain.history["total"][0], rel=1e-5)
     assert torch.allclose(masked.image, plain.image, atol=1e-3)
 
 
-def test_keep_the_photo_outside_the_mask(model):
+def test_keep_the_photo_outside_the_mask(model, small_run):
     content, style = sl.data.example("chelsea", 64), sl.data.example("swirls", 64)
     height, width = content.shape[-2:]
-    result = _run(content, style, model, steps=10, masks=[_left_half((height, width))])
+    result = small_run(content, style, steps=10, masks=[_left_half((height, width))])
     change = (result.image - content).abs().mean(dim=1)[0]
     inside, outside = change[:, : width // 2].mean(), change[:, width // 2 :].mean()
     assert inside > 0.01  # the left half really was stylised
@@ -203,11 +199,11 @@ def test_keep_the_photo_outside_the_mask(model):
     assert result.config["masks"] == 1
 
 
-def test_two_styles_go_where_their_masks_say(content, model):
+def test_two_styles_go_where_their_masks_say(content, model, small_run):
     a, b = sl.data.example("swirls", 48), sl.data.example("blocks", 48)
     left = _left_half(content.shape[-2:])
-    a_left = _run(content, [a, b], model, steps=14, masks=[left, None])
-    b_left = _run(content, [b, a], model, steps=14, masks=[left, None])
+    a_left = small_run(content, [a, b], model, steps=14, masks=[left, None])
+    b_left = small_run(content, [b, a], model, steps=14, masks=[left, None])
     name = "relu1_1"
     target_a, target_b = (sl.gram_matrix(model(s, [name])[name]) for s in (a, b))
     region = layer_mask(left[None, None], name)
@@ -247,37 +243,37 @@ def test_mask_sources_and_the_rest(content, tmp_path):
         ([torch.zeros(32, 48)], "mask 1 is zero everywhere"),
     ],
 )
-def test_bad_masks(content, style, model, masks, message):
+def test_bad_masks(content, style, model, masks, message, small_run):
     with pytest.raises(ValueError, match=message):
-        _run(content, style, model, masks=masks)
+        small_run(content, style, masks=masks)
 
 
-def test_masks_exclude_blend_and_need_a_style(content, style, model):
+def test_masks_exclude_blend_and_need_a_style(content, style, model, small_run):
     a, b = style, sl.data.example("mosaic", 48)
     with pytest.raises(ValueError, match="Only one mask may be None"):
-        _run(content, [a, b], model, masks=[None, None])
+        small_run(content, [a, b], model, masks=[None, None])
     with pytest.raises(ValueError, match="Give masks or style_blend, not both"):
-        _run(content, [a, b], model, masks=[None, torch.ones(32, 48)], style_blend=[1, 1])
+        small_run(content, [a, b], model, masks=[None, torch.ones(32, 48)], style_blend=[1, 1])
     with pytest.raises(ValueError, match="no style image"):
-        _run(content, None, model, masks=[torch.ones(32, 48)])
+        small_run(content, None, model, masks=[torch.ones(32, 48)])
 
 
 # --------------------------------------------------------------------------- scales
 
 
-def test_coarse_to_fine_reaches_a_lower_loss_for_the_same_compute(model):
+def test_coarse_to_fine_reaches_a_lower_loss_for_the_same_compute(model, small_run):
     content, style = sl.data.example("chelsea", 64), sl.data.example("swirls", 64)
-    single = _run(content, style, model, steps=10)
-    coarse_to_fine = _run(content, style, model, scales=(32, 64), steps=(16, 5))
+    single = small_run(content, style, steps=10)
+    coarse_to_fine = small_run(content, style, scales=(32, 64), steps=(16, 5))
     assert coarse_to_fine.image.shape == single.image.shape == content.shape
     assert sl.scales.pixel_cost(coarse_to_fine) <= sl.scales.pixel_cost(single)
     # Both final-scale losses come from the same objective at 43x64 pixels.
     assert min(sl.scales.final_scale_losses(coarse_to_fine.history)) < 0.8 * min(sl.scales.final_scale_losses(single.history))
 
 
-def test_coarse_to_fine_result_records_every_scale(content, style, model):
+def test_coarse_to_fine_result_records_every_scale(content, style, model, small_run):
     seen = []
-    result = _run(content, style, model, scales=(24, 48), steps=(3, 2),
+    result = small_run(content, style, scales=(24, 48), steps=(3, 2),
                   callback=lambda step, image, losses: seen.append((step, tuple(image.shape[-2:]))))
     assert [s for s, _ in seen] == [1, 2, 3, 4, 5]
     assert seen[0][1] == (16, 24) and seen[-1][1] == (32, 48)
@@ -288,27 +284,27 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model):
     assert sl.scales.pixel_cost(result) == 3 * 16 * 24 + 2 * 32 * 48
     assert result.history["time"] == sorted(result.history["time"])
     assert "Coarse-to-fine at 24/48 px" in result.message
-    same = _run(content, style, model, scales=[48], steps=3)
-    plain = _run(content, style, model, steps=3)
+    same = small_run(content, style, scales=[48], steps=3)
+    plain = small_run(content, style, steps=3)
     assert torch.equal(same.image, plain.image)
     assert sl.scales.pixel_cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
 
 
-def test_masks_follow_the_image_through_the_scales(content, style, model):
+def test_masks_follow_the_image_through_the_scales(content, style, model, small_run):
     left = _left_half(content.shape[-2:])
-    result = _run(content, style, model, masks=[left], scales=(24, 48), steps=(2, 2))
+    result = small_run(content, style, masks=[left], scales=(24, 48), steps=(2, 2))
     assert result.image.shape == content.shape and [s["size"] for s in result.config["stages"]] == [[16, 24], [32, 48]]
     change = (result.image - content).abs().mean(dim=1)[0]
     # The kept half restarts from the sharp photo at every scale, not from the blurred upsampled image.
     assert change[:, 24:].mean() < 0.1 * change[:, :24].mean()
 
 
-def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content, style, model):
+def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content, style, model, small_run):
     def interrupt(step, image, losses):
         if step == 2:
             raise KeyboardInterrupt
 
-    result = _run(content, style, model, scales=(24, 48), steps=(4, 4), callback=interrupt)
+    result = small_run(content, style, scales=(24, 48), steps=(4, 4), callback=interrupt)
     assert result.status == "interrupted" and result.image.shape == content.shape
     assert "upsampled to 32x48 from the 24 px scale" in result.message
 
@@ -326,14 +322,14 @@ def test_interrupt_during_a_coarse_scale_still_returns_a_full_size_image(content
         ({"scales": (24, 48), "steps": (3, 0)}, "steps must be at least 1"),
     ],
 )
-def test_bad_scales(content, style, model, kwargs, message):
+def test_bad_scales(content, style, model, kwargs, message, small_run):
     with pytest.raises(ValueError, match=message):
-        _run(content, style, model, **kwargs)
+        small_run(content, style, **kwargs)
 
 
-def test_a_scale_too_small_for_the_layers_is_named(content, style, model):
+def test_a_scale_too_small_for_the_layers_is_named(content, style, model, small_run):
     with pytest.raises(sl.ImageTooSmallError, match="the image at scale 8"):
-        _run(content, style, model, scales=(8, 48))
+        small_run(content, style, scales=(8, 48))
 
 
 def test_combine_scales_takes_fine_texture_and_keeps_coarse_layout(model):

@@ -51,3 +51,64 @@ def test_notebook_helpers(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "network: untrained VGG-19 (seeded random weights)" in out and "fast mode: off" in out
     assert "Untrained network" in sl.notebook.weights_banner(model)
+
+
+def _module_imports(path, depth):
+    """The top-level stylelab modules that ``path`` imports at module level (not inside functions);
+    ``depth`` is 0 for a module of stylelab, 1 for a module of one of its subpackages."""
+    import ast
+
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level == depth + 1:  # from . import x (a module) or from .x import y (depth 0); from .. (depth 1)
+            names.update([node.module.split(".")[0]] if node.module else [alias.name for alias in node.names])
+        elif node.level == 0 and (node.module or "").startswith("stylelab."):
+            names.add(node.module.split(".")[1])
+    return names
+
+
+def test_no_import_circle_between_stylelab_modules():
+    from pathlib import Path
+
+    package = Path(sl.__file__).parent
+    graph = {p.stem: _module_imports(p, 0) for p in package.glob("*.py") if p.stem != "__init__"}
+    for folder in (p for p in package.iterdir() if (p / "__init__.py").exists()):
+        graph[folder.name] = set().union(*(_module_imports(f, 1) for f in folder.glob("*.py")))
+    graph = {name: imports & set(graph) for name, imports in graph.items()}
+
+    def visit(name, trail):
+        assert name not in trail, f"import circle: {' -> '.join(trail + [name])}"
+        for other in graph[name]:
+            visit(other, trail + [name])
+
+    for name in graph:
+        visit(name, [])
+
+
+def _code_lines(node, lines):
+    """Lines of code in a function: its body without the docstring, blank lines and comments."""
+    import ast
+
+    first = node.body[0]
+    start = first.lineno
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        start = first.end_lineno + 1
+    return sum(1 for line in lines[start - 1:node.end_lineno] if line.strip() and not line.strip().startswith("#"))
+
+
+def test_every_function_and_module_stays_readable():
+    import ast
+    from pathlib import Path
+
+    package = Path(sl.__file__).parent
+    too_long = []
+    for path in sorted(package.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        if len(lines) > 600:
+            too_long.append(f"{path.relative_to(package)}: {len(lines)} lines (at most 600)")
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _code_lines(node, lines) > 60:
+                too_long.append(f"{path.relative_to(package)}: {node.name} has {_code_lines(node, lines)} lines of code (at most 60)")
+    assert not too_long, "\n".join(too_long)

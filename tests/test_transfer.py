@@ -12,10 +12,6 @@ import stylelab as sl
 from stylelab.layers import spec
 
 
-def _run(content, style, model, **kw):
-    kw.setdefault("steps", 6)
-    kw.setdefault("progress", False)
-    return sl.stylize(content, style, model=model, **kw)
 
 
 def _default_objective(model, content, style):
@@ -28,8 +24,8 @@ def _default_objective(model, content, style):
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_loss_falls_and_result_is_complete(content, style, model, optimizer):
-    result = _run(content, style, model, optimizer=optimizer, steps=12)
+def test_loss_falls_and_result_is_complete(content, style, model, optimizer, small_run):
+    result = small_run(content, style, optimizer=optimizer, steps=12)
     assert result.image.shape == content.shape and result.image.dtype == torch.float32
     assert 0 <= float(result.image.min()) and float(result.image.max()) <= 1
     assert result.status == "completed" and not result.interrupted
@@ -62,27 +58,27 @@ def test_objective_matches_its_formula(content, style, model):
     assert torch.allclose(terms["style"], expected_style, rtol=1e-5)
 
 
-def test_same_seed_same_result_and_other_seed_differs(content, style, model):
-    a = _run(content, style, model, init="noise", seed=3)
-    b = _run(content, style, model, init="noise", seed=3)
-    c = _run(content, style, model, init="noise", seed=4)
+def test_same_seed_same_result_and_other_seed_differs(content, style, model, small_run):
+    a = small_run(content, style, init="noise", seed=3)
+    b = small_run(content, style, init="noise", seed=3)
+    c = small_run(content, style, init="noise", seed=4)
     assert torch.equal(a.image, b.image)
     assert a.history["total"] == b.history["total"]
     assert not torch.equal(a.image, c.image)
 
 
-def test_init_choices(content, style, model):
+def test_init_choices(content, style, model, small_run):
     for init in ("content", "noise", "style", torch.rand_like(content)):
-        result = _run(content, style, model, init=init, steps=2)
+        result = small_run(content, style, init=init, steps=2)
         assert result.image.shape == content.shape
     with pytest.raises(sl.ImageLoadError, match="resize it"):
-        _run(content, style, model, init=torch.rand(1, 3, 20, 20))
+        small_run(content, style, init=torch.rand(1, 3, 20, 20))
     with pytest.raises(ValueError, match="init must be"):
-        _run(content, style, model, init="zeros")
+        small_run(content, style, init="zeros")
 
 
-def test_best_image_is_returned(content, style, model):
-    result = _run(content, style, model, optimizer="adam", steps=8, lr=0.05)
+def test_best_image_is_returned(content, style, model, small_run):
+    result = small_run(content, style, optimizer="adam", steps=8, lr=0.05)
     objective = _default_objective(model, content, style)
     with torch.no_grad():
         value = objective(result.image)["total"].item()
@@ -90,60 +86,60 @@ def test_best_image_is_returned(content, style, model):
     assert value <= min(result.history["total"]) * (1 + 1e-4)
 
 
-def test_texture_synthesis_and_content_reconstruction(style, content, model):
-    texture = _run(None, style, model, size=(32, 40), steps=4)
+def test_texture_synthesis_and_content_reconstruction(style, content, model, small_run):
+    texture = small_run(None, style, model, size=(32, 40), steps=4)
     assert texture.image.shape == (1, 3, 32, 40) and texture.config["init"] == "noise"
     assert not any(texture.history["content"])
-    recon = _run(content, None, model, init="noise", content_layers="relu2_2", steps=8)
+    recon = small_run(content, None, model, init="noise", content_layers="relu2_2", steps=8)
     assert recon.history["total"][-1] < recon.history["total"][0]
     assert not any(recon.history["style"])
     with pytest.raises(ValueError, match="pass size="):
-        _run(None, style, model)
+        small_run(None, style, model)
     with pytest.raises(ValueError, match="both are None"):
-        _run(None, None, model, size=32)
+        small_run(None, None, model, size=32)
 
 
-def test_style_blend(content, model):
+def test_style_blend(content, model, small_run):
     a, b = sl.data.example("swirls", 48), sl.data.example("mosaic", 48)
-    single = _run(content, a, model, steps=4)
-    blended = _run(content, [a, b], model, style_blend=[1, 0], steps=4)
+    single = small_run(content, a, model, steps=4)
+    blended = small_run(content, [a, b], model, style_blend=[1, 0], steps=4)
     assert torch.equal(single.image, blended.image)
-    mixed = _run(content, [a, b], model, style_blend=[3, 1], steps=2)
+    mixed = small_run(content, [a, b], model, style_blend=[3, 1], steps=2)
     assert mixed.config["style_blend"] == [0.75, 0.25]
     with pytest.raises(ValueError, match="one weight per style image"):
-        _run(content, [a, b], model, style_blend=[1])
+        small_run(content, [a, b], model, style_blend=[1])
     with pytest.raises(ValueError, match=">= 0"):
-        _run(content, [a, b], model, style_blend=[1, -1])
+        small_run(content, [a, b], model, style_blend=[1, -1])
     with pytest.raises(ValueError, match="all 0"):
-        _run(content, [a, b], model, style_blend=[0, 0])
+        small_run(content, [a, b], model, style_blend=[0, 0])
 
 
-def test_per_layer_style_weights(content, style, model):
-    only_first = _run(content, style, model, style_layers={"relu1_1": 1.0, "relu3_1": 0.0}, steps=1)
+def test_per_layer_style_weights(content, style, model, small_run):
+    only_first = small_run(content, style, style_layers={"relu1_1": 1.0, "relu3_1": 0.0}, steps=1)
     assert only_first.history["style:relu3_1"][0] > 0  # measured, but weighted 0
     expected = 1e6 * only_first.history["style:relu1_1"][0] / 64**2
     assert only_first.history["style"][0] == pytest.approx(expected, rel=1e-5)
 
 
-def test_callback_sees_every_evaluation_and_can_stop(content, style, model):
+def test_callback_sees_every_evaluation_and_can_stop(content, style, model, small_run):
     seen = []
 
     def callback(step, image, losses):
         seen.append((step, tuple(image.shape), losses["total"]))
         return step == 3
 
-    result = _run(content, style, model, callback=callback, steps=10)
+    result = small_run(content, style, callback=callback, steps=10)
     assert [s for s, _, _ in seen] == [1, 2, 3]
     assert seen[0][1] == tuple(content.shape)
     assert result.status == "stopped" and result.evaluations == 3 and "callback" in result.message
 
 
-def test_keyboard_interrupt_returns_best_image_so_far(content, style, model):
+def test_keyboard_interrupt_returns_best_image_so_far(content, style, model, small_run):
     def interrupt(step, image, losses):
         if step == 4:
             raise KeyboardInterrupt
 
-    result = _run(content, style, model, callback=interrupt, steps=50)
+    result = small_run(content, style, callback=interrupt, steps=50)
     assert result.status == "interrupted" and result.interrupted
     assert "best image so far" in result.message
     assert result.evaluations == 4 and result.steps <= 4
@@ -151,9 +147,9 @@ def test_keyboard_interrupt_returns_best_image_so_far(content, style, model):
     assert result.best_step == 1 + result.history["total"].index(min(result.history["total"]))
 
 
-def test_non_finite_loss_stops_with_a_cause(content, style, model):
+def test_non_finite_loss_stops_with_a_cause(content, style, model, small_run):
     with pytest.warns(RuntimeWarning, match="style loss became infinite.*style_weight=1e\\+39 is too large"):
-        result = _run(content, style, model, style_weight=1e39)
+        result = small_run(content, style, style_weight=1e39)
     assert result.status == "diverged" and torch.equal(result.image, content)
 
 
@@ -172,29 +168,29 @@ def test_non_finite_loss_stops_with_a_cause(content, style, model):
         ({"content_layers": "conv4-2"}, "Did you mean 'conv4_2'"),
     ],
 )
-def test_bad_arguments(content, style, model, kwargs, message):
+def test_bad_arguments(content, style, model, kwargs, message, small_run):
     with pytest.raises(ValueError, match=message):
-        _run(content, style, model, **kwargs)
+        small_run(content, style, **kwargs)
 
 
-def test_image_too_small_names_the_layer(style, model):
+def test_image_too_small_names_the_layer(style, model, small_run):
     tiny = torch.rand(1, 3, 12, 12)
     with pytest.raises(sl.ImageTooSmallError, match="relu5_1 needs an image of at least 16x16"):
-        _run(tiny, style, model)
+        small_run(tiny, style, model)
     with pytest.raises(sl.ImageTooSmallError, match="style image 1"):
-        _run(sl.data.example("chelsea", 64), style, model, style_scale=0.2)
+        small_run(sl.data.example("chelsea", 64), style, model, style_scale=0.2)
 
 
-def test_progress_bar_can_be_switched_off(content, style, model, capsys):
-    _run(content, style, model, steps=2, progress=False)
+def test_progress_bar_can_be_switched_off(content, style, model, capsys, small_run):
+    small_run(content, style, steps=2, progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
-    _run(content, style, model, steps=2, progress=True)
+    small_run(content, style, steps=2, progress=True)
     assert "stylize" in capsys.readouterr().err
 
 
-def test_result_save_and_display(content, style, model, tmp_path):
-    result = _run(content, style, model, steps=1)
+def test_result_save_and_display(content, style, model, tmp_path, small_run):
+    result = small_run(content, style, steps=1)
     path = result.save(tmp_path / "out.png")
     assert sl.load_image(path).shape == content.shape
     assert result._repr_png_().startswith(b"\x89PNG")
@@ -209,9 +205,9 @@ def test_builds_its_own_model_from_weights_argument(content, style):
     assert result.config["weights"] == "random"
 
 
-def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, style, model):
-    searched = _run(content, style, model, steps=25)
-    plain = _run(content, style, model, steps=25, line_search=False)
+def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, style, model, small_run):
+    searched = small_run(content, style, steps=25)
+    plain = small_run(content, style, steps=25, line_search=False)
     assert searched.config["line_search"] is True and plain.config["line_search"] is False
     assert plain.evaluations == searched.evaluations == 25
     # Same budget, lower loss: the line search rejects the overshooting steps.
@@ -228,7 +224,7 @@ def test_blocked_gradient_components_are_zeroed_and_the_rest_kept():
     assert image.grad.flatten().tolist() == [0.0, -2.0, 0.0, 3.0, 4.0, -4.0]
 
 
-def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model):
+def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model, small_run):
     # The PyTorch tutorial's objective (conv-layer outputs, style weight 1e6) saturates
     # about 10% of the pixels at 128 px. With the raw gradient the line search then kept
     # re-evaluating one point (the same loss for 10-200 evaluations in a row, see
@@ -236,7 +232,7 @@ def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model):
     content = sl.data.example("chelsea", size=128)
     style = sl.data.example("swirls", size=content.shape[-2:])
     style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-    result = _run(content, style, model, steps=60, content_layers=["conv4_2"], style_weight=1e6,
+    result = small_run(content, style, steps=60, content_layers=["conv4_2"], style_weight=1e6,
                   style_layers=style_layers, content_weight=1.0, tv_weight=0.0)
     totals = result.history["total"]
     longest, run = 1, 1
@@ -247,8 +243,8 @@ def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model):
     assert min(totals) < 0.01 * totals[0]
 
 
-def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model):
-    result = _run(content, style, model, steps=30)
+def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model, small_run):
+    result = small_run(content, style, steps=30)
     objective = _default_objective(model, content, style)
     with torch.no_grad():
         value = objective(result.image)["total"].item()

@@ -13,9 +13,6 @@ import stylelab as sl
 from stylelab import validate
 
 
-def _run(content, style, model, **kwargs):
-    kwargs.setdefault("steps", 1)
-    return sl.stylize(content, style, model=model, progress=False, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +35,7 @@ def _run(content, style, model, **kwargs):
         ({"steps": np.float64(2.5)}, "steps must be a positive whole number"),
     ],
 )
-def test_wrong_settings_name_the_parameter(content, style, model, kwargs, message):
+def test_wrong_settings_name_the_parameter(content, style, model, kwargs, message, small_run):
     # Before issue 12: TypeError/ValueError from deep inside (e.g. "'NoneType' object is not
     # iterable", "invalid literal for int()", autograd's "does not require grad").
     if kwargs.get("model") == "vgg19":
@@ -47,23 +44,23 @@ def test_wrong_settings_name_the_parameter(content, style, model, kwargs, messag
             sl.stylize(content, style, progress=False, steps=1, **kwargs)
     else:
         with pytest.raises(sl.ParameterError, match=message) as info:
-            _run(content, style, model, **kwargs)
+            small_run(content, style, **kwargs)
     assert "\n" not in str(info.value)
     assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
 
 
-def test_numpy_integers_are_accepted_like_ints(content, style, model):
-    result = _run(content, style, model, steps=np.int64(2), seed=np.int64(3), init="noise",
+def test_numpy_integers_are_accepted_like_ints(content, style, model, small_run):
+    result = small_run(content, style, steps=np.int64(2), seed=np.int64(3), init="noise",
                   scales=[np.int16(24), np.int64(32)])
     assert result.evaluations <= 4 and result.image.shape[-1] == 32
-    assert _run(content, style, model, steps=np.int32(1), size=np.int32(24)).image.shape[-1] == 24
+    assert small_run(content, style, steps=np.int32(1), size=np.int32(24)).image.shape[-1] == 24
 
 
-def test_init_takes_any_image_source(content, style, model):
+def test_init_takes_any_image_source(content, style, model, small_run):
     array = content[0].permute(1, 2, 0).numpy()
-    from_array = _run(content, style, model, init=array, steps=1)
-    from_tensor = _run(content, style, model, init=content, steps=1)
-    from_pil = _run(content, style, model, init=sl.to_pil(content), steps=1)
+    from_array = small_run(content, style, init=array, steps=1)
+    from_tensor = small_run(content, style, init=content, steps=1)
+    from_pil = small_run(content, style, init=sl.to_pil(content), steps=1)
     assert torch.allclose(from_array.image, from_tensor.image)
     assert from_pil.image.shape == from_tensor.image.shape
 
@@ -82,17 +79,17 @@ def test_a_1x1_image_loads_with_standard_strides_and_runs(model):
 # --------------------------------------------------------------------------- memory
 
 
-def test_sizes_that_cannot_fit_are_refused_before_allocating(content, style, model, monkeypatch):
+def test_sizes_that_cannot_fit_are_refused_before_allocating(content, style, model, monkeypatch, small_run):
     monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", "4GiB")
     with pytest.raises(sl.MemoryLimitError, match=r"needs about .* GiB of memory, above the limit of 4.0 GiB") as info:
-        _run(content, style, model, size=100000)  # 100000 x 66667: about 22 TiB
+        small_run(content, style, size=100000)  # 100000 x 66667: about 22 TiB
     assert "STYLELAB_MEMORY_LIMIT" in str(info.value) and isinstance(info.value, MemoryError)
     monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", "64MiB")
     with pytest.raises(sl.MemoryLimitError, match="largest image"):
-        _run(str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), model, size=64,
+        small_run(str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), model, size=64,
              style_scale=100)
     monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", "off")
-    assert _run(content, style, model, size=32).image.shape[-1] == 32
+    assert small_run(content, style, size=32, steps=1).image.shape[-1] == 32
 
 
 def test_the_memory_limit_is_configurable():
