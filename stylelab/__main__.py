@@ -30,6 +30,10 @@ from typing import Any, List, Optional
 
 from . import __version__
 from .errors import StyleLabError
+from .settings import DEFAULT_LR, INIT_CHOICES, LAYER_WEIGHTINGS, OPTIMIZERS, PRESERVE_COLOR_CHOICES, TransferSettings
+
+#: Every default the command line shows comes from the settings themselves.
+_DEFAULT = TransferSettings()
 
 _EPILOG = """\
 weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random
@@ -75,16 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style", dest="styles", nargs="+", metavar="IMAGE", help="one or more style images (instead of STYLE)")
     parser.add_argument("--blend", nargs="+", type=float, metavar="W", help="one blend weight per style image, e.g. 0.7 0.3")
     parser.add_argument("--mask", dest="masks", nargs="+", metavar="MASK", help="one mask image per style image (white = apply this style), or 'rest'")
-    parser.add_argument("--preserve-color", choices=["luminance", "histogram"], default=None, help="keep the content's colours")
+    parser.add_argument("--preserve-color", choices=PRESERVE_COLOR_CHOICES, default=None, help="keep the content's colours")
     parser.add_argument("--scales", nargs="+", type=int, metavar="PX", help="coarse-to-fine sizes, e.g. 256 512 1024 (the last is the output size)")
     parser.add_argument("--size", type=int, default=None, help="longest side of the output in pixels (default 512, or the last of --scales)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[300], metavar="N", help="optimisation steps (default 300); with --scales one per scale, or one for all")
-    parser.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser (default lbfgs)")
-    parser.add_argument("--lr", type=float, default=None, help="step size (default 1 for lbfgs, 0.02 for adam)")
-    parser.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default 1)")
-    parser.add_argument("--style-weight", type=float, default=1e6, help="weight of the style loss (default 1e6)")
-    parser.add_argument("--tv-weight", type=float, default=0.0, help="weight of the total-variation loss (default 0)")
-    parser.add_argument("--init", choices=["content", "noise", "style"], default="content", help="start image (default content)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[_DEFAULT.steps], metavar="N",
+                        help=f"loss evaluations (default {_DEFAULT.steps}); with --scales one per scale, or one for all")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULT.optimizer, help=f"optimiser (default {_DEFAULT.optimizer})")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="step size (default " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")")
+    for term in ("content", "style", "tv"):
+        default = getattr(_DEFAULT, f"{term}_weight")
+        parser.add_argument(f"--{term}-weight", type=float, default=default, help=f"weight of the {term} loss (default {default:g})")
+    parser.add_argument("--init", choices=INIT_CHOICES[:3], default="content", help="start image (default content)")
     parser.add_argument("--pooling", choices=["max", "avg"], default="max", help="VGG pooling (default max)")
     parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="dtype of the network's convolutions: bfloat16 is about 2.5x faster on CPUs with "
@@ -94,13 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default=None,
                         help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
                              "(default: $STYLELAB_WEIGHTS or auto)")
-    parser.add_argument("--layer-weighting", choices=["channels", "paper"], default="channels",
+    parser.add_argument("--layer-weighting", choices=LAYER_WEIGHTINGS, default=_DEFAULT.layer_weighting,
                         help="style layers weighted by 1/N_l^2 (channels, default, as the PyTorch tutorial) "
                              "or as eq. 7 of Gatys et al. writes them (paper)")
     parser.add_argument("--normalize", choices=["auto", "yes", "no"], default="auto",
                         help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=_DEFAULT.seed, help=f"random seed (default {_DEFAULT.seed})")
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="refuse runs estimated to need more memory, e.g. 8GiB, 512MiB, off "
                              "(default: $STYLELAB_MEMORY_LIMIT, else the machine's memory)")
@@ -196,8 +202,6 @@ def _environment(name: str, value: Optional[str]):
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments."""
-    from .settings import TransferSettings
-
     return TransferSettings.from_options(
         size=args.size if args.size is not None or args.scales else 512,
         steps=args.steps[0] if len(args.steps) == 1 else tuple(args.steps),

@@ -33,6 +33,7 @@ import torch
 
 from .images import load_image
 from .pyramid import check_scales, stage_sizes, stage_steps
+from .settings import TransferSettings
 from .transfer import stylize
 
 __all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_scale_losses", "combine_scales", "FINE_LAYERS"]
@@ -73,7 +74,7 @@ def combine_scales(
     fine_layers: Sequence[str] = FINE_LAYERS,
     steps: int = 100,
     size: Union[int, Tuple[int, int], None] = None,
-    style_weight: float = 1e6,
+    style_weight: float = TransferSettings.style_weight,
     model=None,
     progress: bool = False,
     **kwargs: Any,
