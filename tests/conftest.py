@@ -60,3 +60,10 @@ def caffe_vgg16():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Lessons run under nbval are the slow tier: ``pytest -m "not slow"`` leaves them out."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.slow)
