@@ -61,29 +61,7 @@ def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
     return [steps] * count
 
 
-def pixel_cost(result) -> int:
-    """Compute spent by a :func:`~stylelab.stylize` run, in evaluations x pixels.
-
-    VGG-19 is convolutional, so one evaluation (forward + backward) costs time in
-    proportion to the image's pixels; summing ``evaluations * height * width`` over the
-    scales gives a cost that does not depend on the machine or on what else it is doing.
-    Divide by the final size's pixels to count it in full-size evaluations.
-    """
-    return sum(int(stage["evaluations"]) * int(stage["size"][0]) * int(stage["size"][1]) for stage in result.config["stages"])
-
-
-def final_scale_losses(history: Mapping[str, Sequence[float]], key: str = "total") -> List[float]:
-    """The ``key`` losses of a :func:`~stylelab.stylize` history evaluated at the last scale.
-
-    A coarse-to-fine history runs on across the scales (``history["scale"]`` names each
-    evaluation's size); losses at different sizes are not comparable, so compare runs by
-    these. Without scales, the whole history.
-    """
-    scales = history.get("scale")
-    if not scales:
-        return list(history[key])
-    final = max(scales)
-    return [value for value, scale in zip(history[key], scales) if scale == final]
+from .analysis import final_scale_losses, pixel_cost  # noqa: E402 (run analysis; re-exported here)
 
 
 def combine_scales(
