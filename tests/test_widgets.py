@@ -342,7 +342,7 @@ def test_explorers_accept_any_file_name_and_bound_their_memory(model):
     assert explorer.image.label == "upload: x$_$.png" and explorer.status.value == ""
     for layer in sl.LAYER_NAMES[:12]:
         explorer.layer.value = layer
-    assert len(explorer._features) <= widgets._KEEP
+    assert len(explorer.state.cached()) <= widgets.KEEP
     gram = widgets.GramExplorer(model, ["chelsea"], size=32)
     gram.left.upload.value = (upload_entry("a$\\alph$.png", png_file((0, 255, 0))),)
     assert "'upload: a$\\alph$.png'" in gram.loss.value
