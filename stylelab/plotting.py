@@ -18,6 +18,8 @@ lives in :mod:`stylelab.analysis`; it is re-exported here for the lessons.
 
 from __future__ import annotations
 
+from . import figures as _figures
+from . import lesson_figures as _lessons
 from .analysis import first_reach
 from .figures import (
     feature_maps,
@@ -46,29 +48,4 @@ from .lesson_figures import (
 )
 from .tables import Table, table
 
-__all__ = [
-    "to_numpy_image",
-    "show_images",
-    "image_grid",
-    "feature_maps",
-    "gram_comparison",
-    "png_bytes",
-    "top_channels",
-    "gram_heatmap",
-    "loss_curves",
-    "Table",
-    "table",
-    "feature_map_grid",
-    "receptive_fields",
-    "channel_histograms",
-    "responses",
-    "intervals",
-    "heatmaps",
-    "images_and_grams",
-    "grouped_bars",
-    "ablation_grid",
-    "zoom_crops",
-    "first_reach",
-    "filter_patches",
-    "convergence",
-]
+__all__ = ["first_reach", "Table", "table"] + [name for name in _figures.__all__ if name != "finish"] + _lessons.__all__

@@ -66,21 +66,15 @@ def test_pil_to_array_handles_every_mode():
     assert decoding.pil_to_array(palette).shape == (2, 3, 3)
 
 
-def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path, monkeypatch):
-    Image.new("RGB", (2400, 1600), (10, 200, 30)).save(tmp_path / "big.jpg")
+@pytest.mark.parametrize("suffix, stored, size, shape, largest", [
+    ("jpg", (2400, 1600), 120, (80, 120), 2 * 2400 // 8),  # the JPEG decoder scaled down by 1/8
+    ("png", (1600, 1200), 100, (75, 100), 400),  # box-reduced while 8-bit: never a full-size float tensor
+])
+def test_a_large_image_is_decoded_at_reduced_scale(tmp_path, monkeypatch, suffix, stored, size, shape, largest):
+    path = tmp_path / f"big.{suffix}"
+    Image.new("RGB", stored, (10, 200, 30)).save(path)
     decoded = []
     original = decoding.pil_to_array
     monkeypatch.setattr(decoding, "pil_to_array", lambda im: decoded.append(im.size) or original(im))
-    t = sl.load_image(tmp_path / "big.jpg", size=120)
-    assert t.shape == (1, 3, 80, 120)
-    assert decoded and max(decoded[0]) <= 2 * 2400 // 8  # the decoder scaled down by 1/8
-
-
-def test_large_png_is_reduced_before_conversion(tmp_path, monkeypatch):
-    Image.new("RGB", (1600, 1200), (200, 10, 30)).save(tmp_path / "big.png")
-    decoded = []
-    original = decoding.pil_to_array
-    monkeypatch.setattr(decoding, "pil_to_array", lambda im: decoded.append(im.size) or original(im))
-    t = sl.load_image(tmp_path / "big.png", size=100)
-    assert t.shape == (1, 3, 75, 100)
-    assert max(decoded[0]) <= 400  # never a 1600 x 1200 float tensor
+    assert sl.load_image(path, size=size).shape == (1, 3, *shape)
+    assert decoded and max(decoded[0]) <= largest
