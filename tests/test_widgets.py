@@ -377,3 +377,12 @@ def test_a_30000_squared_bomb_upload_names_the_reason(explorer):
     explorer.image.upload.value = (upload_entry("bomb.png", bomb),)
     # Before issue 12: "Pillow cannot read it".
     assert "900 megapixels" in explorer.status.value and "decompression bombs" in explorer.status.value
+
+
+def test_playground_settings_start_as_the_controls_show_them(model):
+    # A control clamps what it is given; the run uses what the learner sees.
+    playground = widgets.StylePlayground(model, size=32, ratio=1e12, style_layers={"relu1_1": 5000.0})
+    assert playground.ratio.value == pytest.approx(1e10) and playground.layer_weights["relu1_1"].value == 1e3
+    assert playground.settings()["style_weight"] == pytest.approx(1e10)
+    assert playground.settings()["style_layers"] == {"relu1_1": 1e3}
+    assert playground.state.settings() == playground.settings()

@@ -45,7 +45,8 @@ class Forward:
 
 
 def bind(control: W.ValueWidget, state: Any, attribute: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
-    """Copy ``control.value`` into ``state.<attribute>`` whenever it changes."""
+    """Copy ``control.value`` into ``state.<attribute>`` now (a control may clamp it) and whenever it changes."""
+    setattr(state, attribute, convert(control.value))
     control.observe(lambda change: setattr(state, attribute, convert(change["new"])), names="value")
 
 

@@ -151,6 +151,7 @@ class StylePlayground(Explorer):
         box.observe(lambda change: self.state.ticked.__setitem__(name, bool(change["new"])), names="value")
         weight.observe(lambda change: self.state.weights.__setitem__(name, float(change["new"])), names="value")
         self.layer_boxes[name], self.layer_weights[name] = box, weight
+        self.state.weights[name] = float(weight.value)  # as the control shows it (clamped to its range)
 
     def _layer_row(self, name: str) -> W.HBox:
         return W.HBox([self.layer_boxes[name], self.layer_weights[name]])

@@ -59,7 +59,11 @@ class ImagePicker:
         self.box = W.HBox([self.dropdown, self.upload])
 
     size = Forward()
-    label = Forward()
+
+    @property
+    def label(self) -> str:
+        """The selected label (select another with ``picker.dropdown.value``)."""
+        return self.state.label
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever another image is selected (once per change)."""
