@@ -7,6 +7,8 @@ Import as ``import stylelab as sl``. The main pieces:
 * :class:`VGGFeatures` - VGG-19 returning named layer activations;
 * :func:`gram_matrix`, :func:`content_loss`, :func:`style_loss`, :func:`tv_loss`;
 * :func:`stylize` - the whole optimisation, returning a :class:`StyleTransferResult`;
+  :mod:`stylelab.settings` holds a run's settings as one checked value, and
+  :mod:`stylelab.analysis` reads results (losses at the final scale, compute spent);
 * :mod:`stylelab.data` - the example images; :mod:`stylelab.patterns` - synthetic test
   images; :mod:`stylelab.plotting` - figures;
 * perceptual control (Gatys et al. 2017): :mod:`stylelab.color` (keep the photo's
@@ -17,7 +19,7 @@ Importing stylelab has no side effects: no downloads, no seeding, no printing, n
 matplotlib settings.
 """
 
-from . import cache, color, data, masks, normalization, patterns, scales, validate
+from . import analysis, cache, color, data, masks, normalization, patterns, scales, settings, validate
 from .device import pick_device
 from .errors import (
     DownloadError,
@@ -60,6 +62,8 @@ __all__ = [
     "__version__",
     "data",
     "cache",
+    "analysis",
+    "settings",
     "color",
     "validate",
     "masks",

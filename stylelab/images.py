@@ -25,6 +25,11 @@ Conversions, so that nothing surprises you later:
 Large JPEGs are decoded directly at a reduced scale (1/2, 1/4 or 1/8) when a small
 ``size`` is requested, and other large images are box-reduced while still 8-bit, so a
 40-megapixel photo loaded at ``size=512`` never becomes a full-size float tensor.
+
+Reading files safely (opening, decompression-bomb limits, EXIF orientation, reduced-scale
+decoding, 16-bit PNGs) is the job of :mod:`stylelab.decoding`; this module turns what it
+decodes, and arrays and tensors, into the one image layout, and resizes, converts and
+saves images.
 """
 
 from __future__ import annotations
@@ -33,18 +38,17 @@ import contextlib
 import io
 import os
 import shutil
-import struct
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from .errors import ImageLoadError, ImageNotFoundError, OutputPathError, ParameterError
+from .decoding import ImageSource, check_not_url, check_pixels, decode, image_shape, open_bytes, open_path, upright_size
+from .errors import ImageLoadError, OutputPathError, ParameterError
 
 __all__ = [
     "MAX_PIXELS",
@@ -62,7 +66,6 @@ __all__ = [
 MAX_PIXELS = 178_956_970
 
 Size = Union[int, Tuple[int, int], None]
-ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 _SAVE_FORMATS = {
     ".png": "PNG",
@@ -73,9 +76,6 @@ _SAVE_FORMATS = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
-# Orientation tags 5-8 rotate by 90 degrees, so the stored width is the shown height.
-_TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
-_EXIF_ORIENTATION = 0x0112
 
 
 def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
@@ -106,18 +106,15 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
     target = size
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        _check_not_url(source)
-        image = _open_path(path, max_pixels)
-        array, target = _decode(image, size, name=repr(str(path)), max_pixels=max_pixels,
-                                reopen=lambda: Image.open(path))
+        check_not_url(source)
+        array, target = _read(open_path(path, max_pixels), size, repr(str(path)), reopen=lambda: Image.open(path))
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        image = _open_bytes(data, max_pixels)
-        array, target = _decode(image, size, name="these file bytes", max_pixels=max_pixels,
-                                reopen=lambda: Image.open(io.BytesIO(data)))
+        array, target = _read(open_bytes(data, max_pixels), size, "these file bytes",
+                              reopen=lambda: Image.open(io.BytesIO(data)))
     elif isinstance(source, Image.Image):
-        _check_pixels(source.size, max_pixels, "this PIL image")
-        array, target = _decode(source, size, name="this PIL image", draft=False)
+        check_pixels(source.size, max_pixels, "this PIL image")
+        array, target = _read(source, size, "this PIL image", draft=False)
     elif isinstance(source, np.ndarray):
         array = source
     elif isinstance(source, torch.Tensor):
@@ -140,36 +137,15 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
     return resize(tensor, target)
 
 
-def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
-    """The ``(h, w)`` that :func:`load_image` would give ``source`` without ``size``, read cheaply.
-
-    Only a file's header is read (the EXIF orientation applied). Returns ``None`` when the
-    source cannot be measured without loading it; :func:`load_image` then reports why.
-    """
-    try:
-        if isinstance(source, (str, os.PathLike)):
-            if _looks_like_url(str(source)) or not Path(source).is_file():
-                return None
-            with Image.open(source) as image:
-                return _upright_size(image)
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            with Image.open(io.BytesIO(bytes(source))) as image:
-                return _upright_size(image)
-        if isinstance(source, Image.Image):
-            return source.size[1], source.size[0]
-        if isinstance(source, np.ndarray) and source.ndim in (2, 3):
-            return int(source.shape[0]), int(source.shape[1])
-        if isinstance(source, torch.Tensor) and source.dim() >= 2:
-            return int(source.shape[-2]), int(source.shape[-1])
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, struct.error):
-        return None
-    return None
-
-
-def _upright_size(image: Image.Image) -> Tuple[int, int]:
-    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    width, height = image.size if orientation not in _TRANSPOSING_ORIENTATIONS else image.size[::-1]
-    return height, width
+def _read(
+    image: Image.Image, size: Size, name: str, *, draft: bool = True, reopen: Optional[Callable[[], Image.Image]] = None,
+) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """Decode an opened image for ``size``: its upright pixels (see :func:`stylelab.decoding.decode`)
+    and the ``(h, w)`` that ``size`` asks for, computed from the full upright size (so that
+    decoding at a reduced scale does not change it)."""
+    target = target_size(upright_size(image, name), size)
+    array = decode(image, target if size is not None else None, name, draft=draft, reopen=reopen)
+    return array, target
 
 
 def resize(image: torch.Tensor, size: Size) -> torch.Tensor:
@@ -306,195 +282,6 @@ def _check_size(size: Size) -> None:
     raise ImageLoadError(
         f"size must be an int (longest side) or a pair of positive ints (h, w); got {size!r}."
     )
-
-
-def _check_pixels(dims: Tuple[int, int], max_pixels: int, name: str) -> None:
-    width, height = dims
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageLoadError(
-            f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), above "
-            f"the {max_pixels / 1e6:.0f}-megapixel safety limit against decompression bombs; "
-            "use a smaller image, or pass max_pixels= if you trust this file."
-        )
-
-
-def _looks_like_url(text: str) -> bool:
-    return "://" in text and text.split("://", 1)[0].lower() in ("http", "https", "ftp", "file", "s3", "gs")
-
-
-def _check_not_url(source: Union[str, os.PathLike]) -> None:
-    text = os.fspath(source)
-    if isinstance(text, str) and _looks_like_url(text):
-        raise ImageLoadError(
-            f"{text!r} is a URL, and load_image reads only local files; download it first, e.g. with "
-            "stylelab.download.download(url, 'picture.jpg'), then pass the saved path."
-        )
-
-
-def _open_bytes(data: bytes, max_pixels: int) -> Image.Image:
-    """Open the bytes of an image file (an upload): only the header is read here."""
-    if not data:
-        raise ImageLoadError("These file bytes are empty (0 bytes); upload or read the image again.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(_bomb_message("This file", str(exc), max_pixels)) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
-        raise ImageLoadError(
-            "These bytes are not an image that Pillow can read (their contents match no image format, "
-            "whatever the file's extension); re-export the image as PNG or JPEG."
-        ) from None
-    _check_pixels(image.size, max_pixels, "This file")
-    return image
-
-
-def _bomb_message(name: str, pillow_text: str, max_pixels: int) -> str:
-    """Pillow refuses to open images above twice its pixel limit; say so, with the size if known."""
-    numbers = [int(n) for n in pillow_text.replace("(", " ").replace(")", " ").split() if n.isdigit()]
-    size = f" ({numbers[0] / 1e6:.0f} megapixels)" if numbers else ""
-    return (
-        f"{name} declares an enormous image{size}, above the {max_pixels / 1e6:.0f}-megapixel safety limit "
-        "against decompression bombs, and was refused; use a smaller image."
-    )
-
-
-def _open_path(path: Path, max_pixels: int) -> Image.Image:
-    if not path.exists():
-        raise ImageNotFoundError(
-            f"No image file at {str(path)!r}; check the spelling (relative paths start in {os.getcwd()})."
-        )
-    if path.is_dir():
-        raise ImageLoadError(f"{str(path)!r} is a folder, not an image; pass the path of one image file inside it.")
-    if path.stat().st_size == 0:
-        raise ImageLoadError(f"{str(path)!r} is empty (0 bytes); copy or download the image again.")
-    try:
-        with warnings.catch_warnings():
-            # We apply our own, explicit limit below instead of Pillow's warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(_bomb_message(repr(str(path)), str(exc), max_pixels)) from None
-    except UnidentifiedImageError:
-        raise ImageLoadError(
-            f"{str(path)!r} is not an image that Pillow can read (its contents do not match "
-            "any image format, whatever its extension); re-export it as PNG or JPEG."
-        ) from None
-    except OSError as exc:
-        raise ImageLoadError(f"Could not read {str(path)!r} ({exc}); check the file's permissions.") from None
-    _check_pixels(image.size, max_pixels, repr(str(path)))
-    return image
-
-
-def _decode(
-    image: Image.Image, size: Size, name: str, draft: bool = True, max_pixels: int = MAX_PIXELS,
-    reopen: Optional[Callable[[], Image.Image]] = None,
-) -> Tuple[np.ndarray, Tuple[int, int]]:
-    """Decode a PIL image (cheaply, for small targets), upright, as a numpy array.
-
-    Returns the array and the ``(h, w)`` that ``size`` asks for, computed from the
-    image's full upright size (so that decoding at reduced scale does not change it).
-    ``reopen`` opens the same file again (a 16-bit RGB PNG is decoded twice, see
-    :func:`_png_rgb16`).
-    """
-    if reopen is not None and _is_png_rgb16(image):
-        try:
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-            array = _png_rgb16(reopen)
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
-            raise ImageLoadError(f"{name} is damaged or truncated ({exc}); copy or download the image again.") from None
-        array = _orient_array(array, orientation)
-        return array, target_size(array.shape[:2], size)
-    try:
-        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-        shown_w, shown_h = image.size if orientation not in _TRANSPOSING_ORIENTATIONS else image.size[::-1]
-        target = target_size((shown_h, shown_w), size)
-        if size is not None:
-            want_h, want_w = target if orientation not in _TRANSPOSING_ORIENTATIONS else target[::-1]
-            if draft and image.format == "JPEG":
-                # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while it decodes, keeping
-                # both sides at least as large as the target.
-                image.draft(image.mode, (want_w, want_h))
-        image.load()
-        if size is not None and draft and image.mode in ("L", "RGB", "RGBA", "LA", "P", "CMYK"):
-            # Box-reduce while still 8-bit, keeping at least twice the target resolution
-            # so that the final antialiased resize decides the quality.
-            factor = min(image.size[0] // (2 * want_w), image.size[1] // (2 * want_h))
-            if factor >= 2:
-                if image.mode == "P":
-                    image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-                image = image.reduce(factor)
-        if orientation != 1:
-            image = ImageOps.exif_transpose(image)
-    except Image.DecompressionBombError:
-        raise ImageLoadError(f"{name} is too large to decode safely (a possible decompression bomb).") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
-        raise ImageLoadError(
-            f"{name} is damaged or truncated ({exc}); copy or download the image again."
-        ) from None
-    return _pil_to_array(image), target
-
-
-def _is_png_rgb16(image: Image.Image) -> bool:
-    """A PNG with 16 bits per RGB(A) sample, which Pillow would decode to 8 bits."""
-    tile = getattr(image, "tile", None) or []
-    return image.format == "PNG" and image.mode in ("RGB", "RGBA") and len(tile) == 1 and str(
-        tile[0][3] if not isinstance(tile[0][3], tuple) else tile[0][3][0]
-    ) in ("RGB;16B", "RGBA;16B")
-
-
-def _png_rgb16(reopen: Callable[[], Image.Image]) -> np.ndarray:
-    """The full 16-bit samples of a 16-bit RGB(A) PNG, ``(H, W, C)`` uint16.
-
-    Pillow unpacks such a PNG to 8 bits, keeping each sample's high byte (raw mode
-    ``RGB;16B``). Decoding it a second time with the little-endian raw mode keeps each
-    sample's other byte; together they are the exact 16-bit value (the zlib and PNG
-    filter stages are the same in both decodes, since both raw modes have 48 or 64 bits
-    per pixel).
-    """
-    parts = []
-    for rawmode_suffix in ("16B", "16L"):
-        with reopen() as image:
-            (tile,) = image.tile
-            mode = image.mode
-            args = tile[3]
-            rawmode = f"{mode};{rawmode_suffix}"
-            image.tile = [tile._replace(args=rawmode) if not isinstance(args, tuple) else tile._replace(args=(rawmode, *args[1:]))]
-            image.load()
-            parts.append(np.asarray(image).astype(np.uint16))
-    high, low = parts
-    return (high << 8) | low
-
-
-def _orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as ``ImageOps.exif_transpose`` does."""
-    operations = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-                  5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
-                  7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, 1)}
-    operation = operations.get(orientation)
-    return np.ascontiguousarray(operation(array)) if operation else array
-
-
-def _pil_to_array(image: Image.Image) -> np.ndarray:
-    mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(image).astype(np.uint16)
-    if mode == "I":
-        # 32-bit integer mode is what Pillow gives 16-bit PNG/TIFF data in some versions.
-        data = np.asarray(image, dtype=np.float64)
-        return np.clip(data / 65535.0, 0.0, 1.0).astype(np.float32)
-    if mode == "F":
-        return np.asarray(image, dtype=np.float32)
-    if mode == "1":
-        return np.asarray(image.convert("L"))
-    if mode == "P":
-        return np.asarray(image.convert("RGBA" if "transparency" in image.info else "RGB"))
-    if mode == "PA":
-        return np.asarray(image.convert("RGBA"))
-    if mode in ("L", "LA", "RGB", "RGBA"):
-        return np.asarray(image)
-    return np.asarray(image.convert("RGB"))  # CMYK, YCbCr, LAB, HSV, RGBX, ...
 
 
 def _tensor_to_hwc(tensor: torch.Tensor) -> np.ndarray:

@@ -120,7 +120,7 @@ def peak_rss_mib(status: str = _STATUS) -> float:
 
 def _child(queue, content, style, settings, inputs) -> None:  # runs in the fresh process
     try:
-        from .scales import final_scale_losses
+        from .analysis import final_scale_losses
         from .network import build_model
         from .transfer import run
 

@@ -27,10 +27,11 @@ style image for :func:`~stylelab.stylize`.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Sequence, Tuple, Union
 
 import torch
 
+from .analysis import final_scale_losses, pixel_cost
 from .images import load_image
 from .pyramid import check_scales, stage_sizes, stage_steps
 from .settings import TransferSettings
@@ -42,29 +43,6 @@ __all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_sc
 FINE_LAYERS = ("relu1_1", "relu2_1")
 
 
-def pixel_cost(result) -> int:
-    """Compute spent by a :func:`~stylelab.stylize` run, in evaluations x pixels.
-
-    VGG-19 is convolutional, so one evaluation (forward + backward) costs time in
-    proportion to the image's pixels; summing ``evaluations * height * width`` over the
-    scales gives a cost that does not depend on the machine or on what else it is doing.
-    Divide by the final size's pixels to count it in full-size evaluations.
-    """
-    return sum(int(stage["evaluations"]) * int(stage["size"][0]) * int(stage["size"][1]) for stage in result.config["stages"])
-
-
-def final_scale_losses(history: Mapping[str, Sequence[float]], key: str = "total") -> List[float]:
-    """The ``key`` losses of a :func:`~stylelab.stylize` history evaluated at the last scale.
-
-    A coarse-to-fine history runs on across the scales (``history["scale"]`` names each
-    evaluation's size); losses at different sizes are not comparable, so compare runs by
-    these. Without scales, the whole history.
-    """
-    scales = history.get("scale")
-    if not scales:
-        return list(history[key])
-    final = max(scales)
-    return [value for value, scale in zip(history[key], scales) if scale == final]
 
 
 def combine_scales(

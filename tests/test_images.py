@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 import stylelab as sl
-from stylelab import images as images_module
 
 
 def _check_image(t: torch.Tensor, h: int, w: int) -> None:
@@ -148,26 +147,6 @@ def test_size_int_sets_longest_side_and_pair_is_exact():
     _check_image(sl.load_image(path, 128), 85, 128)
     _check_image(sl.load_image(path, (50, 60)), 50, 60)
     assert sl.resize(torch.rand(1, 3, 10, 20), 5).shape == (1, 3, 2, 5)
-
-
-def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path, monkeypatch):
-    Image.new("RGB", (2400, 1600), (10, 200, 30)).save(tmp_path / "big.jpg")
-    decoded = []
-    original = images_module._pil_to_array
-    monkeypatch.setattr(images_module, "_pil_to_array", lambda im: decoded.append(im.size) or original(im))
-    t = sl.load_image(tmp_path / "big.jpg", size=120)
-    _check_image(t, 80, 120)
-    assert decoded and max(decoded[0]) <= 2 * 2400 // 8  # the decoder scaled down by 1/8
-
-
-def test_large_png_is_reduced_before_conversion(tmp_path, monkeypatch):
-    Image.new("RGB", (1600, 1200), (200, 10, 30)).save(tmp_path / "big.png")
-    decoded = []
-    original = images_module._pil_to_array
-    monkeypatch.setattr(images_module, "_pil_to_array", lambda im: decoded.append(im.size) or original(im))
-    t = sl.load_image(tmp_path / "big.png", size=100)
-    _check_image(t, 75, 100)
-    assert max(decoded[0]) <= 400  # never a 1600 x 1200 float tensor
 
 
 @pytest.mark.parametrize("size", [0, -3, 1.5, "big", (10,), (10, 0), True])

@@ -61,21 +61,6 @@ def test_gram_heatmap_and_loss_curves():
 # --------------------------------------------------------------------------- lesson 01-03 figures
 
 
-def test_table_html_and_markdown():
-    rows = [{"name": "relu1_1", "rf": 3, "x": 0.12345}, {"name": "pool1", "rf": 6, "x": 2.0}]
-    tab = plotting.table(rows, ["name", "x"], headers={"x": "value"}, formats={"x": ".2f"}, caption="cap")
-    html = tab._repr_html_()
-    assert "<th>value</th>" in html and "<td>0.12</td>" in html and "<td>relu1_1</td>" in html and "rf" not in html
-    assert "<caption>cap</caption>" in html
-    assert str(tab).splitlines()[2:] == ["| name | value |", "|---|---|", "| relu1_1 | 0.12 |", "| pool1 | 2.00 |"]
-    assert len(tab) == 2
-    assert "<td>a&lt;b</td>" in plotting.table([{"k": "a<b"}])._repr_html_()  # escaped
-    with pytest.raises(ValueError, match="no value for column"):
-        plotting.table(rows, ["name", "missing"])
-    with pytest.raises(ValueError, match="at least one row"):
-        plotting.table([])
-
-
 def test_feature_map_grid_rows_are_layers_and_panels_are_top_channels():
     a = torch.zeros(1, 5, 4, 4)
     a[0, 3] = 2.0
@@ -172,12 +157,9 @@ def test_zoom_crops_shows_the_box_enlarged():
         plotting.zoom_crops([image], ["x"], (8, 0, 5, 5))
 
 
-def test_first_reach_and_convergence_plot():
+def test_convergence_plot_marks_where_each_run_first_reaches_the_level():
     fast = {"total": [4.0, 1.0, 0.5], "time": [0.5, 1.0, 1.5]}
     slow = {"total": [4.0, 3.0, 2.0, 0.9], "time": [0.1, 0.2, 0.3, 0.4]}
-    assert plotting.first_reach(fast, 1.0) == (2, 1.0)
-    assert plotting.first_reach(slow, 1.0) == (4, 0.4)
-    assert plotting.first_reach(slow, 0.1) is None
     fig = plotting.convergence({"fast": fast, "slow": slow}, level=1.0, title="race")
     by_eval, by_time = fig.axes
     assert by_eval.get_xlabel().startswith("evaluation") and by_time.get_xlabel() == "seconds"

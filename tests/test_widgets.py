@@ -228,10 +228,10 @@ def test_playground_settings_follow_the_controls(playground):
     playground.content_layer.value = "relu3_2"
     playground.tv_weight.value = 0.01
     settings = playground.settings()
-    assert settings["style_weight"] == pytest.approx(1e3) and settings["content_weight"] == 1.0
-    assert settings["style_layers"] == {"relu1_1": 2.5, "relu2_1": 1.0}
-    assert settings["optimizer"] == "lbfgs" and settings["content_layers"] == ["relu3_2"]
-    assert settings["tv_weight"] == pytest.approx(0.01) and settings["steps"] == 2
+    assert settings.style_weight == pytest.approx(1e3) and settings.content_weight == 1.0
+    assert settings.style_layer_weights == {"relu1_1": 2.5, "relu2_1": 1.0}
+    assert settings.optimizer == "lbfgs" and settings.content_layers == ("relu3_2",)
+    assert settings.tv_weight == pytest.approx(0.01) and settings.steps == 2
 
 
 def test_playground_run_updates_progress_preview_and_gallery(playground):
@@ -253,7 +253,7 @@ def test_playground_run_updates_progress_preview_and_gallery(playground):
     caption = playground.gallery.children[0].children[1].value
     assert "chelsea + swirls" in caption and "relu4_1&times;1" in caption and "relu5_1" not in caption
     assert "3/3 evaluations, completed" in caption
-    assert playground.runs[0]["settings"]["style_layers"] == {n: 1.0 for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1")}
+    assert playground.runs[0]["settings"].style_layer_weights == {n: 1.0 for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1")}
     assert not playground.run_button.disabled and playground.stop_button.disabled
 
 
@@ -315,11 +315,11 @@ def test_playground_second_run_while_busy_is_refused(playground):
 
 def test_playground_set_style_layers_ticks_exactly_those(playground):
     playground.set_style_layers(["relu1_2", "relu2_1"])
-    assert playground.settings()["style_layers"] == {"relu1_2": 1.0, "relu2_1": 1.0}
+    assert playground.settings().style_layer_weights == {"relu1_2": 1.0, "relu2_1": 1.0}
     names = [row.children[0].description for row in playground.layer_rows.children]
     assert names[:3] == ["relu1_1", "relu1_2", "relu2_1"]  # the new row sits in network order
     playground.set_style_layers({"relu5_1": 0.5})
-    assert playground.settings()["style_layers"] == {"relu5_1": 0.5}
+    assert playground.settings().style_layer_weights == {"relu5_1": 0.5}
     with pytest.raises(sl.LayerNameError, match="relu9_1"):
         playground.set_style_layers(["relu9_1"])
     with pytest.raises(ValueError, match=">= 0"):
@@ -342,7 +342,7 @@ def test_explorers_accept_any_file_name_and_bound_their_memory(model):
     assert explorer.image.label == "upload: x$_$.png" and explorer.status.value == ""
     for layer in sl.LAYER_NAMES[:12]:
         explorer.layer.value = layer
-    assert len(explorer._features) <= widgets._KEEP
+    assert len(explorer.state.cached()) <= widgets.KEEP
     gram = widgets.GramExplorer(model, ["chelsea"], size=32)
     gram.left.upload.value = (upload_entry("a$\\alph$.png", png_file((0, 255, 0))),)
     assert "'upload: a$\\alph$.png'" in gram.loss.value
@@ -377,3 +377,12 @@ def test_a_30000_squared_bomb_upload_names_the_reason(explorer):
     explorer.image.upload.value = (upload_entry("bomb.png", bomb),)
     # Before issue 12: "Pillow cannot read it".
     assert "900 megapixels" in explorer.status.value and "decompression bombs" in explorer.status.value
+
+
+def test_playground_settings_start_as_the_controls_show_them(model):
+    # A control clamps what it is given; the run uses what the learner sees.
+    playground = widgets.StylePlayground(model, size=32, ratio=1e12, style_layers={"relu1_1": 5000.0})
+    assert playground.ratio.value == pytest.approx(1e10) and playground.layer_weights["relu1_1"].value == 1e3
+    assert playground.settings()["style_weight"] == pytest.approx(1e10)
+    assert playground.settings().style_layer_weights == {"relu1_1": 1e3}
+    assert playground.state.settings() == playground.settings()
