@@ -383,6 +383,6 @@ def test_playground_settings_start_as_the_controls_show_them(model):
     # A control clamps what it is given; the run uses what the learner sees.
     playground = widgets.StylePlayground(model, size=32, ratio=1e12, style_layers={"relu1_1": 5000.0})
     assert playground.ratio.value == pytest.approx(1e10) and playground.layer_weights["relu1_1"].value == 1e3
-    assert playground.settings()["style_weight"] == pytest.approx(1e10)
+    assert playground.settings().style_weight == pytest.approx(1e10)
     assert playground.settings().style_layer_weights == {"relu1_1": 1e3}
     assert playground.state.settings() == playground.settings()
