@@ -17,10 +17,11 @@ from typing import Optional, TypeVar
 
 import torch
 
+from .colab import repository_url
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
 
-__all__ = ["fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner"]
+__all__ = ["fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner", "repository_url"]
 
 T = TypeVar("T")
 
@@ -69,10 +70,11 @@ def weights_banner(model: VGGFeatures) -> str:
         '<div style="border:3px solid #c0392b;background:#fdecea;color:#222;padding:10px 14px;'
         'border-radius:6px;font-size:14px;margin:6px 0">'
         f"<b>&#9888; Untrained network.</b> {html.escape(model.architecture.title)} is running on "
-        "<b>random weights</b>. Every equation and check below still holds, and random networks "
-        "do reconstruct images and synthesise textures (He, Wang &amp; Hopcroft 2016), but the "
-        "pictures will <b>not</b> look like the ones the text describes, which were made with an "
-        "ImageNet-trained network. "
+        "<b>random weights</b>. Every equation and check below still holds. Random networks are "
+        "not useless: He, Wang &amp; Hopcroft (NeurIPS 2016) got high-quality reconstructions from "
+        "random VGGs, and textures and style transfers competitive with a trained VGG's (with each "
+        "layer's statistics rescaled). But the pictures will <b>not</b> look like the ones the text "
+        "describes, which were made with an ImageNet-trained network. "
         f"<br><small>Why: {reason}</small><br>"
         "<small>For a trained network: run <code>python -m stylelab --download-weights</code> once "
         "on a machine with internet (torchvision's VGG-19), or <code>python -m stylelab.convert</code> "

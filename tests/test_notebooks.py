@@ -12,21 +12,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from stylelab.colab import BLOCK, colab_link, colab_cell, readme_block, repository_from_pyproject, sync
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
-COLAB_URL = "https://colab.research.google.com/github/stylelab/stylelab/blob/main/notebooks/{name}"
 MAX_CODE_LINES = 20  # "a code cell longer than ~15 lines means something belongs in stylelab"
-
-#: The first code cell of every lesson, word for word (see helper notes / DESIGN.md).
-COLAB_CELL = """\
-# On Google Colab, fetch and install stylelab first (skipped everywhere else).
-import sys
-if "google.colab" in sys.modules:
-    import os, subprocess
-    subprocess.run(["git", "clone", "--depth=1", "https://github.com/stylelab/stylelab", "/content/stylelab"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/stylelab"], check=True)
-    sys.path.insert(0, "/content/stylelab")
-    os.chdir("/content/stylelab/notebooks")"""
+ROOT = NOTEBOOKS.parent
+#: The one place the project's address is set: [project.urls] Repository (absent: no public repository yet).
+REPOSITORY = repository_from_pyproject(ROOT / "pyproject.toml")
+#: The first code cell of every lesson, word for word, rendered from REPOSITORY (stylelab/colab.py).
+COLAB_CELL = colab_cell(REPOSITORY)
 
 
 def _all_notebooks() -> list:
@@ -114,14 +109,51 @@ def test_prose_before_code_and_short_cells(path):
 
 
 @pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
-def test_lesson_is_listed_with_a_colab_link(path):
+def test_lesson_is_listed(path):
     index = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
-    assert COLAB_URL.format(name=path.name) in index, f"notebooks/README.md has no Colab link to {path.name}"
+    assert f"]({path.name})" in index, f"notebooks/README.md does not link {path.name}"
+
+
+def test_colab_links_come_from_pyproject():
+    # The READMEs' generated blocks and the lessons' Colab cells agree with [project.urls];
+    # `python -m stylelab.colab --write` brings them back in line after the URL changes.
+    stale = sync(write=False, root=ROOT)
+    assert not stale, f"out of date with [project.urls] in pyproject.toml: {stale}; run python -m stylelab.colab --write"
+    for name in ("README.md", "notebooks/README.md"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert BLOCK.search(text).group(2) == readme_block(REPOSITORY, name, [p.name for p in _lessons()])
+        if REPOSITORY is not None:
+            for path in _lessons():
+                link = colab_link(REPOSITORY, path.name)
+                assert name == "README.md" or link in text, f"{name} has no Colab link to {path.name}"
+
+
+def test_colab_links_once_a_repository_is_set():
+    # What the cell and the blocks become when [project.urls] Repository is set (not yet the case).
+    url = "https://github.com/someone/stylelab"
+    link = colab_link(url, "01_cnn_features.ipynb")
+    assert link == "https://colab.research.google.com/github/someone/stylelab/blob/main/notebooks/01_cnn_features.ipynb"
+    assert colab_link(url + ".git", "01_cnn_features.ipynb") == link
+    assert colab_link(None, "01_cnn_features.ipynb") is None and colab_link("https://example.org/x", "a.ipynb") is None
+    assert f'"{url}"' in colab_cell(url) and "clone" not in colab_cell(None)
+    assert link in readme_block(url, "README.md", ["01_cnn_features.ipynb"])
+    assert readme_block(None, "README.md", ["01_cnn_features.ipynb"]) == ""
+
+
+def test_no_colab_link_without_a_repository():
+    # Without a public repository every Colab link or clone address would point nowhere.
+    if REPOSITORY is not None:
+        pytest.skip(f"[project.urls] Repository is set ({REPOSITORY})")
+    texts = {name: (ROOT / name).read_text(encoding="utf-8") for name in ("README.md", "notebooks/README.md")}
+    texts.update({path.name: path.read_text(encoding="utf-8") for path in _all_notebooks()})
+    for name, text in texts.items():
+        for address in ("colab.research.google.com", "colab-badge", "git clone", '"clone"', "github.com/stylelab"):
+            assert address not in text, f"{name} mentions {address!r} but no repository is set in pyproject.toml"
 
 
 def test_readme_lists_lessons_in_order():
     index = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
-    listed = re.findall(r"notebooks/(\d\d_[a-z0-9_]+\.ipynb)", index)
+    listed = re.findall(r"\]\((\d\d_[a-z0-9_]+\.ipynb)\)", index)
     assert listed, "notebooks/README.md links no lessons"
     unique = list(dict.fromkeys(listed))
     assert unique == sorted(unique), f"notebooks/README.md lists the lessons out of order: {unique}"
