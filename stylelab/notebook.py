@@ -18,6 +18,7 @@ from typing import Optional, TypeVar
 import torch
 
 from .colab import repository_url
+from .network import NetworkSettings, build_model
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
 
@@ -94,10 +95,7 @@ def setup(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
-        model = VGGFeatures(
-            weights=weights, device=device, pooling=pooling,
-            normalize="auto" if normalize is None else normalize,
-        )
+        model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
     from . import __version__
 
     mode = "ON (small images, few steps)" if fast_mode() else "off (full quality)"
