@@ -1,0 +1,154 @@
+"""Lesson 05: check_tv_loss, check_optimization_step and check_make_closure name each common mistake."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import stylelab as sl
+from stylelab import exercises
+
+from .helpers import load_solution, verdict
+
+
+def _d(image):
+    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+
+
+def tv_channels_last_indexing(image):
+    dx = image[:, 1:, :] - image[:, :-1, :]      # meant width, slices channels
+    dy = image[:, :, 1:] - image[:, :, :-1]      # meant height, slices height
+    return (dx ** 2).mean() + (dy ** 2).mean()
+
+
+def tv_in_place(image):
+    image[..., :, 1:] -= image[..., :, :-1].clone()
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return (image[..., :, 1:] ** 2).mean() + (dy ** 2).mean()
+
+
+def tv_detached(image):
+    dx, dy = _d(image.detach())
+    return (dx ** 2).mean() + (dy ** 2).mean()
+
+
+@pytest.mark.parametrize("answer, mistake, phrase", [
+    (lambda im: sum((d ** 2).sum() for d in _d(im)), "sum_instead_of_mean", "grows with the image size"),
+    (lambda im: (_d(im)[0] ** 2).mean(), "one_direction", "only compared horizontal"),
+    (lambda im: (_d(im)[1] ** 2).mean(), "one_direction", "only compared vertical"),
+    (lambda im: sum(d.abs().mean() for d in _d(im)), "absolute_differences", "L1"),
+    (lambda im: sum((d ** 2).mean() for d in _d(im)) / 2, "averaged_directions", "divided by 2"),
+    (lambda im: torch.cat([(d ** 2).flatten() for d in _d(im)]).mean(), "averaged_directions", "one mean over all"),
+    (tv_channels_last_indexing, "wrong_dimension", "colour channels (dimension 1)"),
+    (lambda im: (_d(im)[0] ** 2).mean(dim=(2, 3)) + (_d(im)[1] ** 2).mean(dim=(2, 3)), "not_reduced", "(1, 3)"),
+    (tv_in_place, "modifies_input", "in-place"),
+    (tv_detached, "no_gradient", "no gradient can flow"),
+])
+def test_tv_loss_mistakes(answer, mistake, phrase):
+    verdict(exercises.check_tv_loss, answer, mistake, phrase)
+
+
+def test_tv_loss_must_be_zero_for_a_flat_image():
+    def tv_loss(image):  # right value on the random case only by adding a constant that is 0 there
+        dx, dy = _d(image)
+        offset = 0.0 if image.std() > 0 else 1.0
+        return (dx ** 2).mean() + (dy ** 2).mean() + offset
+
+    verdict(exercises.check_tv_loss, tv_loss, "wrong_value", "constant image")
+
+
+# --------------------------------------------------------------------------- 05 optimization_step
+
+
+def step_no_zero_grad(image, optimizer, loss_fn):
+    loss = loss_fn(image)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        image.clamp_(0, 1)
+    return loss.item()
+
+
+def step_no_backward(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    optimizer.step()
+    return loss.item()
+
+
+def step_no_step(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    loss.backward()
+    with torch.no_grad():
+        image.clamp_(0, 1)
+    return loss.item()
+
+
+def step_new_tensor(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    loss.backward()
+    image = (image - 0.4 * image.grad).clamp(0, 1)  # a new tensor: the caller's image never moves
+    return loss.item()
+
+
+def step_no_clamp(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_clamp_with_grad(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    loss.backward()
+    optimizer.step()
+    image.clamp_(0, 1)
+    return loss.item()
+
+
+def step_returns_tensor(image, optimizer, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(image)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        image.clamp_(0, 1)
+    return loss
+
+
+def step_returns_nothing(image, optimizer, loss_fn):
+    step_returns_tensor(image, optimizer, loss_fn)
+
+
+def step_returns_loss_after(image, optimizer, loss_fn):
+    step_returns_tensor(image, optimizer, loss_fn)
+    return loss_fn(image).item()
+
+
+@pytest.mark.parametrize("answer, mistake, phrase", [
+    (step_no_zero_grad, "forgot_zero_grad", "optimizer.zero_grad()"),
+    (step_no_backward, "no_backward", "loss.backward()"),
+    (step_no_step, "no_step", "optimizer.step()"),
+    (step_new_tensor, "no_step", "new tensor"),
+    (step_no_clamp, "no_clamp", "left [0, 1]"),
+    (step_clamp_with_grad, "clamp_without_no_grad", "torch.no_grad()"),
+    (step_returns_tensor, "returned_tensor", "loss.item()"),
+    (step_returns_nothing, "returned_nothing", "returns None"),
+    (step_returns_loss_after, "wrong_loss", "before the update"),
+])
+def test_optimization_step_mistakes(answer, mistake, phrase):
+    verdict(exercises.check_optimization_step, answer, mistake, phrase)
+
+
+def test_optimization_step_works_with_adam_in_a_loop():
+    namespace = load_solution("optimization_step.py")
+    step = namespace["optimization_step"]
+    image = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
+    optimizer = torch.optim.Adam([image], lr=0.05)
+    target = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    losses = [step(image, optimizer, lambda x: ((x - target) ** 2).mean()) for _ in range(30)]
+    assert all(isinstance(v, float) for v in losses) and losses[-1] < 0.2 * losses[0]
