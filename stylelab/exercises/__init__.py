@@ -34,6 +34,7 @@ The exercises, by lesson (``sl.exercises.EXERCISES``):
 04      ``large_structure_layers``    style layers that include large patches
 05      ``tv_loss``                   total variation, ``mean(dx^2) + mean(dy^2)``
 05      ``optimization_step``         one gradient step on the pixels
+05      ``make_closure``              the L-BFGS closure of a whole transfer (capstone)
 06      ``luminance``                 :math:`Y = 0.299 R + 0.587 G + 0.114 B`
 06      ``guided_gram``               Gram matrix of the region a mask selects
 ======  ============================  =================================================
@@ -62,9 +63,9 @@ from .lesson01 import check_output_shape
 from .lesson02 import check_content_loss
 from .lesson03 import check_gram_matrix, check_style_loss
 from .lesson04 import LOOKS, check_style_layers
-from .lesson05 import check_optimization_step, check_tv_loss
+from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
 from .lesson06 import check_guided_gram, check_luminance
-from .registry import EXERCISES, Exercise, check, solution, solutions_dir
+from .registry import EXERCISES, Exercise, check, fill_unfinished, solution, solutions_dir
 
 __all__ = [
     "CheckResult",
@@ -80,8 +81,10 @@ __all__ = [
     "check_style_layers",
     "check_tv_loss",
     "check_optimization_step",
+    "check_make_closure",
     "check_luminance",
     "check_guided_gram",
+    "fill_unfinished",
     "solution",
     "solutions_dir",
     "main",

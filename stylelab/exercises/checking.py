@@ -242,10 +242,11 @@ def unchanged(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor], wha
             )
 
 
-def call_on_copies(function: Callable, tensors: Sequence[torch.Tensor], *, what: str, inputs: str) -> Any:
+def call_on_copies(function: Callable, tensors: Sequence[torch.Tensor], *, what: str, inputs: str,
+                   hints: Sequence[tuple] = ()) -> Any:
     """Call the learner's function on copies of ``tensors``; fail if it changed them."""
     given = tuple(t.clone() for t in tensors)
-    out = call(function, *given, what=what, inputs=inputs)
+    out = call(function, *given, what=what, inputs=inputs, hints=hints)
     unchanged(tensors, given, what)
     return out
 

@@ -12,17 +12,17 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, MutableMapping, Sequence
 
 from .checking import CHECKER_ERROR, CheckResult
 from .lesson01 import check_output_shape
 from .lesson02 import check_content_loss
 from .lesson03 import check_gram_matrix, check_style_loss
 from .lesson04 import check_style_layers
-from .lesson05 import check_optimization_step, check_tv_loss
+from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
 from .lesson06 import check_guided_gram, check_luminance
 
-__all__ = ["Exercise", "EXERCISES", "check", "solution", "solutions_dir"]
+__all__ = ["Exercise", "EXERCISES", "check", "fill_unfinished", "solution", "solutions_dir"]
 
 @dataclass(frozen=True)
 class Exercise:
@@ -53,6 +53,8 @@ EXERCISES: Dict[str, Exercise] = {
         Exercise("tv_loss", "05", "total-variation loss", check_tv_loss, "tv_loss.py"),
         Exercise("optimization_step", "05", "one optimisation step on the pixels",
                  check_optimization_step, "optimization_step.py"),
+        Exercise("make_closure", "05", "the L-BFGS closure of a whole transfer, from your own losses (capstone)",
+                 check_make_closure, "make_closure.py"),
         Exercise("luminance", "06", "luminance Y = 0.299 R + 0.587 G + 0.114 B of an RGB image",
                  check_luminance, "luminance.py"),
         Exercise("guided_gram", "06", "Gram matrix of a masked region, (F*T)(F*T)^T / sum(T^2)",
@@ -97,3 +99,44 @@ def solution(name: str, *, show: bool = True) -> str:
     if show:
         print(code)
     return code
+
+
+def fill_unfinished(namespace: MutableMapping[str, Any], names: Sequence[str], *, quiet: bool = False) -> Dict[str, str]:
+    """Keep the learner's answers that pass their checks; run the reference solution for the others.
+
+    A lesson that builds on earlier exercises (the capstone of lesson 05 uses the learner's
+    content_loss, gram_matrix, style_loss, tv_loss and make_closure) calls it with the
+    notebook's ``globals()``, so that it runs top to bottom however far the learner got:
+
+        sl.exercises.fill_unfinished(globals(), ["content_loss", "gram_matrix", "make_closure"])
+
+    The names are checked in order, so a later answer (make_closure) is checked with the
+    earlier ones already in place. Prints one line per name (unless ``quiet``).
+
+    Returns:
+        ``{name: "yours" or "reference"}``.
+
+    Raises:
+        FileNotFoundError: an answer is unfinished and its reference solution is not there.
+    """
+    used = {}
+    for name in names:
+        verdict = check(name, namespace.get(name), quiet=True)
+        if verdict.passed:
+            used[name] = "yours"
+            if not quiet:
+                print(f"\u2705 {name}: yours")
+            continue
+        try:
+            code = solution(name, show=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"Your {name} is not finished ({verdict.status}) and its reference solution is not in "
+                f"{solutions_dir()}: finish your {name}, run its cell, then run this cell again."
+            ) from None
+        exec(compile(code, EXERCISES[name].solution_file, "exec"), namespace)  # noqa: S102 - our own solution file
+        used[name] = "reference"
+        if not quiet:
+            print(f"\u21aa\ufe0f {name}: the reference solution, because yours is {verdict.status}"
+                  f"{' (' + verdict.mistake + ')' if verdict.mistake else ''}.")
+    return used

@@ -7,9 +7,9 @@ from pathlib import Path
 SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
 
 
-def load_solution(filename: str) -> dict:
-    """Run a solution file in a fresh namespace, as %load + running the cell would."""
-    namespace: dict = {}
+def load_solution(filename: str, namespace: dict | None = None) -> dict:
+    """Run a solution file in ``namespace`` (default a fresh one), as %load + running the cell would."""
+    namespace = {} if namespace is None else namespace
     exec(compile((SOLUTIONS / filename).read_text(), filename, "exec"), namespace)
     return namespace
 

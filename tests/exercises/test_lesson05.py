@@ -152,3 +152,116 @@ def test_optimization_step_works_with_adam_in_a_loop():
     target = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     losses = [step(image, optimizer, lambda x: ((x - target) ** 2).mean()) for _ in range(30)]
     assert all(isinstance(v, float) for v in losses) and losses[-1] < 0.2 * losses[0]
+
+
+# --------------------------------------------------------------------------- make_closure (capstone)
+
+
+def closure_maker(*, freeze=True, targets="once", clamp="first", zero_grad=True, backward=True, returns="tensor",
+                  channel_factor=True, tv=True, step_inside=False):
+    """A make_closure as a learner writes it, with stylelab's losses; each switch makes one mistake."""
+
+    def make_closure(model, content, style, image, optimizer, settings):
+        if freeze:
+            model.requires_grad_(False)
+        layer, style_layers = settings["content_layer"], settings["style_layers"]
+
+        def targets_now():
+            with torch.no_grad():
+                return (model(content, [layer])[layer],
+                        {n: sl.gram_matrix(f) for n, f in model(style, style_layers).items()})
+
+        fixed = targets_now() if targets == "once" else None
+
+        def closure():
+            if clamp == "first":
+                with torch.no_grad():
+                    image.clamp_(0, 1)
+            if zero_grad:
+                optimizer.zero_grad()
+            content_target, style_targets = fixed or targets_now()
+            features = model(image, [layer, *style_layers])
+            loss = settings["content_weight"] * sl.content_loss(features[layer], content_target)
+            for n, target in style_targets.items():
+                factor = target.shape[-1] ** 2 if channel_factor else 1
+                loss = loss + settings["style_weight"] * sl.style_loss(features[n], target) / factor
+            if tv:
+                loss = loss + settings["tv_weight"] * sl.tv_loss(image)
+            if backward:
+                loss.backward()
+            if clamp == "after":
+                with torch.no_grad():
+                    image.clamp_(0, 1)
+            if step_inside:
+                optimizer.step()
+            return {"tensor": loss, "float": loss.item(), "none": None}[returns]
+
+        return closure
+
+    return make_closure
+
+
+def test_the_reference_closure_passes():
+    answer = load_solution("make_closure.py")["make_closure"]
+    for name in ("content_loss", "gram_matrix", "style_loss", "tv_loss"):
+        answer.__globals__[name] = getattr(sl, name)  # the learner's own losses, here stylelab's
+    result = exercises.check_make_closure(answer, quiet=True)
+    assert result.passed, result.message
+    assert exercises.check_make_closure(closure_maker(), quiet=True).passed
+
+
+@pytest.mark.parametrize("switch, mistake, phrase", [
+    (dict(zero_grad=False), "forgot_zero_grad", "optimizer.zero_grad()"),
+    (dict(clamp="never"), "no_clamp", "image.clamp_(0, 1)"),
+    (dict(clamp="after"), "clamped_after_loss", "clamp first"),
+    (dict(returns="float"), "returned_float", "return the loss tensor itself"),
+    (dict(returns="none"), "returned_nothing", "return loss"),
+    (dict(targets="every call"), "targets_in_closure", "compute them once in make_closure"),
+    (dict(freeze=False), "network_not_frozen", "model.requires_grad_(False)"),
+    (dict(backward=False), "no_backward", "loss.backward()"),
+    (dict(channel_factor=False), "no_channel_factor", "N_l^2"),
+    (dict(tv=False), "no_tv", "tv_loss(image)"),
+    (dict(step_inside=True), "step_in_closure", "optimizer.step(closure)"),
+])
+def test_make_closure_mistakes(switch, mistake, phrase):
+    verdict(exercises.check_make_closure, closure_maker(**switch), mistake, phrase)
+
+
+def test_targets_recomputed_on_an_unfrozen_network_are_named_as_targets_in_the_closure():
+    # both mistakes at once: the one to fix first is computing the targets in the closure
+    verdict(exercises.check_make_closure, closure_maker(targets="every call", freeze=False), "targets_in_closure",
+            "wrong if the network is not frozen")
+
+
+def test_make_closure_that_returns_the_loss_instead_of_the_closure():
+    def make_closure(model, content, style, image, optimizer, settings):
+        return closure_maker()(model, content, style, image, optimizer, settings)()
+
+    verdict(exercises.check_make_closure, make_closure, "not_a_closure", "return closure, without parentheses")
+
+
+def test_make_closure_with_fixed_layer_names_is_told_to_read_the_settings():
+    def make_closure(model, content, style, image, optimizer, settings):
+        return closure_maker()(model, content, style, image, optimizer, dict(settings, content_layer="relu4_2"))
+
+    verdict(exercises.check_make_closure, make_closure, "fixed_layer_names", "settings['content_layer']")
+
+
+def test_make_closure_stub_and_unfinished_losses(monkeypatch):
+    def make_closure(model, content, style, image, optimizer, settings):
+        raise NotImplementedError  # replace this line with your code
+
+    assert exercises.check_make_closure(make_closure, quiet=True).status == "not attempted"
+
+    def gram_matrix(features):
+        raise NotImplementedError
+
+    answer = load_solution("make_closure.py")["make_closure"]
+    answer.__globals__.update(content_loss=sl.content_loss, gram_matrix=gram_matrix, style_loss=sl.style_loss,
+                              tv_loss=sl.tv_loss)
+    verdict(exercises.check_make_closure, answer, "unfinished_dependency", "finish gram_matrix first")
+
+
+def test_make_closure_that_uses_an_undefined_loss_is_told_to_run_its_cell():
+    answer = load_solution("make_closure.py")["make_closure"]  # a fresh namespace: no content_loss there
+    verdict(exercises.check_make_closure, answer, "undefined_name", "name 'gram_matrix' is not defined", "run the cell")
