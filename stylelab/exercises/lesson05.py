@@ -178,9 +178,11 @@ class _TinyNetwork(torch.nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the network runs (the CPU), as :attr:`stylelab.VGGFeatures.device` says."""
         return torch.device("cpu")
 
     def forward(self, image: torch.Tensor, layers: Any) -> Dict[str, torch.Tensor]:
+        """``{name: features}`` for the layer name or names asked; an unknown name is a ValueError."""
         self.inputs.append(image.detach().clone())
         relu1 = torch.relu(self.conv1(image))
         found = {"relu1_1": relu1, "relu2_1": torch.relu(self.conv2(torch.nn.functional.max_pool2d(relu1, 2)))}
@@ -237,9 +239,6 @@ _CLOSURE_HINTS = (
     ("missing 1 required positional argument: 'closure'", "step_in_closure",
      "your closure calls optimizer.step(), but the optimiser calls your closure itself (as often as it needs): "
      "remove optimizer.step() from the closure and call optimizer.step(closure) in the loop instead."),
-    ("backward through the graph a second time", "targets_with_graph",
-     "the second evaluation failed because your targets still hold the graph of the first one: compute the "
-     "content features and style Gram matrices once, under torch.no_grad(), before def closure()."),
     ("has no layer", "fixed_layer_names",
      "your code asked for a layer this network does not have ({text}): take the layer names from "
      "settings['content_layer'] and settings['style_layers'] instead of writing them out."),
@@ -260,7 +259,7 @@ def check_make_closure(make_closure: Callable[..., Callable[[], torch.Tensor]]) 
     Known mistakes: ``targets_in_closure``, ``network_not_frozen``, ``forgot_zero_grad``,
     ``no_backward``, ``no_clamp``, ``clamped_after_loss``, ``returned_float``,
     ``returned_nothing``, ``not_reduced``, ``no_channel_factor``, ``no_tv``, ``not_a_closure``,
-    ``step_in_closure``, ``targets_with_graph``, ``fixed_layer_names``, ``undefined_name``, ``wrong_value``,
+    ``step_in_closure``, ``fixed_layer_names``, ``undefined_name``, ``wrong_value``,
     ``wrong_in_a_loop``.
     """
     function = callable_answer(make_closure, "make_closure")

@@ -157,7 +157,7 @@ def test_optimization_step_works_with_adam_in_a_loop():
 # --------------------------------------------------------------------------- make_closure (capstone)
 
 
-def closure_maker(*, freeze=True, targets="once", clamp="first", zero_grad=True, backward=True, returns="tensor",
+def closure_maker(*, freeze=True, targets="once", clamp="first", zero_grad="always", backward=True, returns="tensor",
                   channel_factor=True, tv=True, step_inside=False):
     """A make_closure as a learner writes it, with stylelab's losses; each switch makes one mistake."""
 
@@ -172,13 +172,15 @@ def closure_maker(*, freeze=True, targets="once", clamp="first", zero_grad=True,
                         {n: sl.gram_matrix(f) for n, f in model(style, style_layers).items()})
 
         fixed = targets_now() if targets == "once" else None
+        calls = []
 
         def closure():
             if clamp == "first":
                 with torch.no_grad():
                     image.clamp_(0, 1)
-            if zero_grad:
+            if zero_grad == "always" or (zero_grad == "first call only" and not calls):
                 optimizer.zero_grad()
+            calls.append(1)
             content_target, style_targets = fixed or targets_now()
             features = model(image, [layer, *style_layers])
             loss = settings["content_weight"] * sl.content_loss(features[layer], content_target)
@@ -211,7 +213,7 @@ def test_the_reference_closure_passes():
 
 
 @pytest.mark.parametrize("switch, mistake, phrase", [
-    (dict(zero_grad=False), "forgot_zero_grad", "optimizer.zero_grad()"),
+    (dict(zero_grad="never"), "forgot_zero_grad", "optimizer.zero_grad()"),
     (dict(clamp="never"), "no_clamp", "image.clamp_(0, 1)"),
     (dict(clamp="after"), "clamped_after_loss", "clamp first"),
     (dict(returns="float"), "returned_float", "return the loss tensor itself"),
@@ -265,3 +267,8 @@ def test_make_closure_stub_and_unfinished_losses(monkeypatch):
 def test_make_closure_that_uses_an_undefined_loss_is_told_to_run_its_cell():
     answer = load_solution("make_closure.py")["make_closure"]  # a fresh namespace: no content_loss there
     verdict(exercises.check_make_closure, answer, "undefined_name", "name 'gram_matrix' is not defined", "run the cell")
+
+
+def test_a_closure_that_is_right_only_once_is_caught_in_the_loop():
+    answer = closure_maker(zero_grad="first call only")
+    verdict(exercises.check_make_closure, answer, "wrong_in_a_loop", "L-BFGS steps", "starts afresh")
