@@ -22,6 +22,10 @@ verdict (the feedback the student sees) and fails with the checker's named mista
 so nbgrader gives the points when the check passes and 0 otherwise, and its feedback shows
 e.g. ``AssertionError: sum_instead_of_mean: you took the sum of the squared differences...``.
 
+A lesson that builds on an earlier lesson's exercise (lesson 05's capstone re-uses the
+learner's ``content_loss``, ``gram_matrix`` and ``style_loss``) has an answer cell for it
+too, without points: that exercise is graded in its own lesson.
+
 The tasks come from the lessons (``notebooks/0*.ipynb``: the cell tagged ``exercise``
 and the text before it), the answers from ``notebooks/solutions/`` and the checkers from
 :data:`stylelab.exercises.EXERCISES`, so nothing is written twice. nbgrader itself is
@@ -222,7 +226,7 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
     path = _lesson_path(lesson, Path(lessons) if lessons else lessons_dir())
     title, tasks = _read_lesson(path)
     wanted = [name for name, exercise in EXERCISES.items() if exercise.lesson == lesson]
-    found = [name for _, _, names in tasks for name in names]
+    found = [name for _, _, names in tasks for name in names if EXERCISES[name].lesson == lesson]
     if sorted(found) != sorted(wanted):
         raise ValueError(f"{path.name} has exercise cells for {found or 'no exercise'}, but stylelab checks {wanted}; "
                          "tag each exercise's cell 'exercise' in the lesson.")
@@ -233,8 +237,9 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
         setup += [line for line in imports if line not in setup]
         body.append(_cell("markdown", text, f"task_{names[0]}", locked=True))
         body.append(_cell("code", _answer_source(stub, solution), f"answer_{names[0]}", solution=True))
+        # an earlier lesson's exercise that this lesson builds on is answered again here, and graded there
         body += [_cell("code", _check_source(name, points), f"check_{name}", grade=True, locked=True, points=points)
-                 for name in names]
+                 for name in names if EXERCISES[name].lesson == lesson]
     total = points * len(wanted)
     intro = (
         f"# {title} — graded exercises\n\n"

@@ -1,0 +1,106 @@
+r"""Checkers for the lessons' exercises: run the learner's code and say precisely what is wrong.
+
+In a lesson the learner edits a stub, then runs a checker on it::
+
+    def content_loss(generated, target):
+        raise NotImplementedError  # replace this line with your code
+
+    sl.exercises.check_content_loss(content_loss)
+
+A checker runs the function on small known cases, compares it with the right answer
+and with the mistakes learners often make, and prints one verdict:
+
+* ``passed`` - the function gives the right values (and gradients, where it matters);
+* ``failed`` - with the name of the mistake it recognised (``CheckResult.mistake``, e.g.
+  ``"sum_instead_of_mean"``) and a sentence on how to fix it, or else the first case
+  where the answer differs;
+* ``not attempted`` - the stub still raises ``NotImplementedError``.
+
+Each call of the learner's function has a time limit (:data:`TIME_LIMIT`, 10 s; the cases
+are tiny): an answer that loops forever gets the verdict ``too_slow`` instead of hanging
+the kernel. A checker never raises into the notebook, whatever the learner's code does, so an
+unsolved notebook still runs top to bottom; the lessons go on with stylelab's own
+functions. The verdict is also returned as a :class:`CheckResult` (``.passed``,
+``.status``, ``.mistake``, ``.message``).
+
+The exercises, by lesson (``sl.exercises.EXERCISES``):
+
+======  ============================  =================================================
+01      ``output_shape``              channels, height and width of a VGG-19 layer
+02      ``content_loss``              mean squared difference of two feature maps
+03      ``gram_matrix``               :math:`G = F F^\top / (H W)`, shape ``(B, C, C)``
+03      ``style_loss``                mean squared difference of Gram matrices
+04      ``fine_texture_layers``       style layers that only see small patches
+04      ``large_structure_layers``    style layers that include large patches
+05      ``tv_loss``                   total variation, ``mean(dx^2) + mean(dy^2)``
+05      ``optimization_step``         one gradient step on the pixels
+05      ``make_closure``              the L-BFGS closure of a whole transfer (capstone)
+06      ``luminance``                 :math:`Y = 0.299 R + 0.587 G + 0.114 B`
+06      ``guided_gram``               Gram matrix of the region a mask selects
+======  ============================  =================================================
+
+The package, one module per job: :mod:`.checking` (verdicts, time limit, safe calls),
+``lesson01`` to ``lesson06`` (each lesson's checkers), :mod:`.registry` (the exercises by
+name, :func:`check`, :func:`solution`) and :mod:`.cli` (``python -m stylelab.exercises``).
+
+Instructors: :func:`solution` prints the reference answer (the files in
+``notebooks/solutions/``, loadable with ``%load``). For a class, the same exercises become
+nbgrader assignments whose autograder cells call :func:`check`: see
+:mod:`stylelab.classroom` (``python -m stylelab.classroom build-course course/``).
+"""
+
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from . import checking
+from .checking import CheckResult
+from .cli import GRADING_MOVED, main
+from .lesson01 import check_output_shape
+from .lesson02 import check_content_loss
+from .lesson03 import check_gram_matrix, check_style_loss
+from .lesson04 import LOOKS, check_style_layers
+from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
+from .lesson06 import check_guided_gram, check_luminance
+from .registry import EXERCISES, Exercise, check, fill_unfinished, solution, solutions_dir
+
+__all__ = [
+    "CheckResult",
+    "Exercise",
+    "EXERCISES",
+    "LOOKS",
+    "TIME_LIMIT",
+    "check",
+    "check_output_shape",
+    "check_content_loss",
+    "check_gram_matrix",
+    "check_style_loss",
+    "check_style_layers",
+    "check_tv_loss",
+    "check_optimization_step",
+    "check_make_closure",
+    "check_luminance",
+    "check_guided_gram",
+    "fill_unfinished",
+    "solution",
+    "solutions_dir",
+    "main",
+]
+
+
+class _Package(types.ModuleType):
+    """``sl.exercises.TIME_LIMIT`` reads and sets the limit the checkers use (:data:`.checking.TIME_LIMIT`)."""
+
+    @property
+    def TIME_LIMIT(self) -> float:  # noqa: N802 - the documented name of a setting
+        return checking.TIME_LIMIT
+
+    @TIME_LIMIT.setter
+    def TIME_LIMIT(self, seconds: Any) -> None:  # noqa: N802
+        checking.TIME_LIMIT = seconds
+
+
+sys.modules[__name__].__class__ = _Package
