@@ -283,6 +283,20 @@ def match_mistakes(value: Any, variants: Sequence[Tuple[str, Any, str]]) -> None
             raise Fail(mistake, message)
 
 
+def batch_works(function: Callable, batch: torch.Tensor, expected: torch.Tensor, *, what: str, fix: str) -> None:
+    """Raise ``batch_of_one_only`` unless ``function(batch)`` equals ``expected`` for a batch
+    ``(2, C, H, W)`` of two images; ``fix`` is the sentence that says how to keep the batch."""
+    shape = tuple(batch.shape)
+    try:
+        out = call(function, batch.clone(), what=what, inputs=f"a batch of two images, shape {shape}")
+        right = isinstance(out, torch.Tensor) and close(out, expected)
+    except Fail:
+        right = False
+    if not right:
+        raise Fail("batch_of_one_only", f"your {what.replace('_', ' ')} is right for one image but not for a batch "
+                                        f"of two {shape}. {fix}")
+
+
 def gradient_flows(function: Callable, args: Sequence[torch.Tensor], what: str, inputs: str) -> None:
     """Fail with ``no_gradient`` if the output is cut off from the first input in the autograd graph."""
     leaf = args[0].detach().clone().requires_grad_(True)

@@ -7,7 +7,7 @@ from typing import Callable, Tuple
 import torch
 
 from .. import losses
-from .checking import (Fail, call, call_on_copies, callable_answer, checker, close, fmt, gradient_flows, match_mistakes,
+from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, fmt, gradient_flows, match_mistakes,
                        require_tensor, scalar, seeded)
 
 __all__ = ["check_gram_matrix", "check_style_loss"]
@@ -66,15 +66,9 @@ def check_gram_matrix(gram_matrix: Callable[[torch.Tensor], torch.Tensor]) -> st
         raise Fail("wrong_value", f"for {inputs} your Gram matrix differs from F F^T / (H*W) (largest "
                     f"difference {float((out.detach().double() - expected.double()).abs().max()):.3g}).")
     batch = torch.rand(2, 3, 2, 4, generator=seeded(4))
-    try:
-        out2 = call(function, batch.clone(), what="gram_matrix", inputs="a batch of two images, shape (2, 3, 2, 4)")
-        right = isinstance(out2, torch.Tensor) and close(out2, _gram(batch))
-    except Fail:
-        right = False
-    if not right:
-        raise Fail("batch_of_one_only", "your Gram matrix is right for one image but not for a batch of two "
-                    "(2, 3, 2, 4). Keep the batch dimension through the reshape: features.reshape(B, C, H * W), "
-                    "then multiply with its transpose over the last two dimensions (@ or torch.bmm).")
+    batch_works(function, batch, _gram(batch), what="gram_matrix",
+                fix="Keep the batch dimension through the reshape: features.reshape(B, C, H * W), then multiply "
+                    "with its transpose over the last two dimensions (@ or torch.bmm).")
     gradient_flows(function, (features,), "gram_matrix", inputs)
     return "shape (B, C, C), F F^T divided by H*W, and it works for batches too."
 

@@ -7,7 +7,7 @@ from typing import Callable, Sequence, Tuple
 import torch
 
 from .. import losses, masks
-from .checking import (Fail, call, call_on_copies, callable_answer, checker, close, gradient_flows, match_mistakes,
+from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, gradient_flows, match_mistakes,
                        require_tensor, seeded)
 
 __all__ = ["check_luminance", "check_guided_gram"]
@@ -66,15 +66,9 @@ def check_luminance(luminance: Callable[[torch.Tensor], torch.Tensor]) -> str:
                     f"difference {float((out.detach().double() - expected).abs().max()):.3g}); check the weights "
                     "and which channel each one multiplies.")
     batch = torch.rand(2, 3, 3, 4, generator=seeded(9))
-    try:
-        out2 = call(function, batch.clone(), what="luminance", inputs="a batch of two images, shape (2, 3, 3, 4)")
-        right = isinstance(out2, torch.Tensor) and close(out2, _luma(batch))
-    except Fail:
-        right = False
-    if not right:
-        raise Fail("batch_of_one_only", "your luminance is right for one image but not for a batch of two "
-                    "(2, 3, 3, 4). Index the channels with image[:, 0:1] (or weight and sum over dim=1) rather "
-                    "than image[0], so that every image of the batch keeps its place.")
+    batch_works(function, batch, _luma(batch), what="luminance",
+                fix="Index the channels with image[:, 0:1] (or weight and sum over dim=1) rather than image[0], "
+                    "so that every image of the batch keeps its place.")
     return "Y = 0.299 R + 0.587 G + 0.114 B, one channel per image, and the input is left as it was."
 
 
