@@ -32,6 +32,7 @@ __all__ = [
     "ImageSource",
     "image_shape",
     "upright_size",
+    "is_png_rgb16",
     "check_pixels",
     "check_not_url",
     "open_path",
@@ -190,9 +191,10 @@ def decode(
     Raises:
         ImageLoadError: a damaged or truncated file, or one too large to decode safely.
     """
+    deep = reopen is not None and is_png_rgb16(image)  # first: reading a PNG's EXIF decodes it at 8 bits
     try:
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-        if reopen is not None and _is_png_rgb16(image):
+        if deep:
             return _orient_array(_png_rgb16(reopen), orientation)
         if want is not None and draft:
             image = _reduced(image, want if orientation not in _TRANSPOSING_ORIENTATIONS else want[::-1])
@@ -228,7 +230,7 @@ def _reduced(image: Image.Image, stored: Tuple[int, int]) -> Image.Image:
     return image
 
 
-def _is_png_rgb16(image: Image.Image) -> bool:
+def is_png_rgb16(image: Image.Image) -> bool:
     """A PNG with 16 bits per RGB(A) sample, which Pillow would decode to 8 bits."""
     tile = getattr(image, "tile", None) or []
     return image.format == "PNG" and image.mode in ("RGB", "RGBA") and len(tile) == 1 and str(

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .decoding import ImageSource, check_not_url, check_pixels, decode, image_shape, open_bytes, open_path, upright_size
+from .decoding import ImageSource, check_not_url, check_pixels, decode, image_shape, is_png_rgb16, open_bytes, open_path, upright_size
 from .errors import ImageLoadError, OutputPathError, ParameterError
 
 __all__ = [
@@ -143,6 +143,9 @@ def _read(
     """Decode an opened image for ``size``: its upright pixels (see :func:`stylelab.decoding.decode`)
     and the ``(h, w)`` that ``size`` asks for, computed from the full upright size (so that
     decoding at a reduced scale does not change it)."""
+    if reopen is not None and is_png_rgb16(image):  # before upright_size: reading a PNG's EXIF decodes it at 8 bits
+        array = decode(image, None, name, reopen=reopen)
+        return array, target_size(array.shape[:2], size)
     target = target_size(upright_size(image, name), size)
     array = decode(image, target if size is not None else None, name, draft=draft, reopen=reopen)
     return array, target
