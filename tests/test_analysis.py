@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import sys
 from types import SimpleNamespace
 
@@ -40,6 +42,7 @@ def test_the_old_homes_still_give_the_same_functions():
     assert sl.plotting.first_reach is analysis.first_reach
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_analysis_needs_no_matplotlib():
     import subprocess
 

@@ -88,12 +88,14 @@ def test_every_setting_is_tried():
     assert settings | {"masks"} == set(CHANGES)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("name", sorted(CHANGES))
 def test_every_setting_changes_the_key(cache, content, style, model, name):
     base = cache.key(content, style, model=model, **SMALL)
     assert cache.key(content, style, model=model, **dict(SMALL, **{name: CHANGES[name]})) != base
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_pixels_weights_and_model_change_the_key(cache, content, style, model):
     base = cache.key(content, style, model=model, **SMALL)
     nudged = content.clone()
@@ -116,6 +118,7 @@ def test_pixels_weights_and_model_change_the_key(cache, content, style, model):
         cache.key(content, style, model=model, masks=[torch.ones(48, 48)], **SMALL)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_precision_and_layout_change_the_key(cache, content, style):
     plain = sl.VGGFeatures(weights="random", device="cpu")
     fast = sl.VGGFeatures(weights="random", device="cpu", precision="bfloat16", channels_last=True)
@@ -141,6 +144,7 @@ def test_changed_setting_is_a_miss_and_computed(cache, content, style, model):
     assert other.config["style_weight"] == 1e3
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("damage", ["truncate_json", "garbage_image", "delete_image", "swap_image", "old_format"])
 def test_damaged_entry_is_recomputed_not_fatal(cache, content, style, model, damage):
     first = cache.stylize(content, style, model=model, **SMALL)
@@ -181,6 +185,7 @@ def test_json_without_image_is_a_quiet_miss_and_orphan_image_too(cache, content,
     assert not cache.last_hit and meta_path.exists()
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_stopped_and_interrupted_runs_are_not_cached(cache, content, style, model):
     stopped = cache.stylize(content, style, model=model, callback=lambda step, image, losses: step >= 2, **SMALL)
     assert stopped.status == "stopped" and len(cache) == 0
@@ -232,6 +237,7 @@ def test_clear_and_bad_folder(cache, content, style, model, tmp_path):
         ResultCache(file)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_model_built_from_weights_and_pooling(cache, content, style, model):
     built = cache.stylize(content, style, weights="random", pooling="avg", device="cpu", **SMALL)
     assert built.config["pooling"] == "avg"
@@ -239,6 +245,7 @@ def test_model_built_from_weights_and_pooling(cache, content, style, model):
     assert cache.last_hit
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_weights_changed_in_place_are_a_different_model(cache, content, style):
     # Before issue 12 the weights' hash was computed once per model object, so after an
     # in-place change the cache returned the image of the old weights.

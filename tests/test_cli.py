@@ -23,6 +23,7 @@ def _cat_in_swirls(out, *options: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_cli_writes_an_image_and_reports_falling_loss(tmp_path):
     out = tmp_path / "out.png"
     proc = _cat_in_swirls(out, "--size", "48", "--steps", "8", "--seed", "1")
@@ -78,12 +79,14 @@ def test_fast_path_from_the_command_line(tmp_path):
     assert code == 0 and sl.load_image(out).shape == (1, 3, 21, 32)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_cli_on_the_trained_vgg16_says_which_network_made_the_result(tmp_path, caffe_vgg16):
     proc = _cat_in_swirls(tmp_path / "out.png", "--size", "40", "--steps", "3", "--weights", "caffe-vgg16")
     assert proc.returncode == 0, proc.stderr
     assert "network ImageNet-trained VGG-16 (Caffe weights), normalised" in proc.stderr
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_cli_paper_layer_weighting_changes_the_loss(tmp_path):
     losses = {}
     for weighting in ("channels", "paper"):

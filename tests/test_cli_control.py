@@ -31,6 +31,7 @@ def test_help_lists_the_control_options(capsys):
         assert option in text, option
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_every_control_from_the_command_line(tmp_path, capsys):
     full = sl.load_image(CONTENT)
     mask = _left_mask(tmp_path / "mask.png", *full.shape[-2:])  # full resolution: resized to --size

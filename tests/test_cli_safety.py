@@ -135,6 +135,7 @@ _TERMINATE_AT_EVALUATION_3 = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform.startswith("win"), reason="POSIX signals")
 def test_sigterm_writes_the_best_image_and_exits_143(photo, tmp_path):
     # Before issue 12 SIGTERM ended the process at once: no image, exit -15.
@@ -184,6 +185,7 @@ def test_max_memory_option(photo, tmp_path, capsys):
     assert "STYLELAB_MEMORY_LIMIT" not in os.environ or os.environ["STYLELAB_MEMORY_LIMIT"] != "plenty"
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("stages, expected", [(("completed", "no_progress"), "completed"),
                                               (("no_progress", "completed"), "completed"),
                                               (("no_progress", "no_progress"), "no_progress")])

@@ -75,6 +75,7 @@ def test_histogram_matching_survives_a_flat_style(content):
         color.match_color_histogram(flat, content, mode="pca")
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_luminance_only_transfer_keeps_the_content_chrominance(content, style, model, small_run):
     result = small_run(content, style, preserve_color="luminance", steps=8)
     plain = small_run(content, style, steps=8)
@@ -121,6 +122,7 @@ def test_preserve_color_needs_a_content_image(style, model, small_run):
 # --------------------------------------------------------------------------- several styles
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_blend_one_zero_reproduces_the_single_style_under_every_control(content, model, small_run):
     a, b = sl.data.example("swirls", 48), sl.data.example("mosaic", 48)
     controls = [({"preserve_color": "histogram"}, 3), ({"preserve_color": "luminance"}, 3), ({"scales": (24, 48)}, (3, 2))]
@@ -199,6 +201,7 @@ def test_keep_the_photo_outside_the_mask(model, small_run):
     assert result.config["masks"] == 1
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_two_styles_go_where_their_masks_say(content, model, small_run):
     a, b = sl.data.example("swirls", 48), sl.data.example("blocks", 48)
     left = _left_half(content.shape[-2:])
@@ -261,6 +264,7 @@ def test_masks_exclude_blend_and_need_a_style(content, style, model, small_run):
 # --------------------------------------------------------------------------- scales
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_coarse_to_fine_reaches_a_lower_loss_for_the_same_compute(model, small_run):
     content, style = sl.data.example("chelsea", 64), sl.data.example("swirls", 64)
     single = small_run(content, style, steps=10)

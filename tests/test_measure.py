@@ -10,6 +10,7 @@ import torch
 import stylelab as sl
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_measure_stylize_runs_in_a_fresh_process():
     report = sl.measure.measure_stylize(
         sl.data.example("chelsea", 32), sl.data.example("swirls", 32), steps=2, weights="random", device="cpu",
@@ -47,6 +48,7 @@ print(m.peak_rss_mib() - before)
 """
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
 def test_peak_rss_follows_an_allocation_after_a_reset():
     # Measured in a fresh process (before issue 12: in pytest's own, where freed pages were

@@ -13,6 +13,7 @@ from stylelab import weights as W
 from stylelab.normalization import channel_means, rescale
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("arch, factory", [(L.VGG16, torchvision.models.vgg16), (L.VGG19, torchvision.models.vgg19)])
 def test_anatomy_follows_torchvision(arch, factory):
     features = factory().features
@@ -49,6 +50,7 @@ def vgg16_features():
     return torchvision.models.vgg16().features.eval()
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("layout", ["whole", "features", "named"])
 def test_vgg16_files_in_every_layout_match_torchvision(layout, vgg16_features, tmp_path):
     state = vgg16_features.state_dict()
@@ -77,6 +79,7 @@ def test_caffe_file_names_choose_caffe_preprocessing(tmp_path):
         assert W.load_weights(tmp_path / name).preprocessing == expected, name
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_unrecognised_and_integer_files_are_refused(tmp_path):
     state = W.random_weights(0, "vgg16")
     del state["conv5_3.weight"], state["conv5_3.bias"]
@@ -133,6 +136,7 @@ def test_rescaling_sets_each_filter_mean_to_one_and_keeps_directions(model, cali
     assert torch.allclose(scaled * means, original, rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_normalised_networks_agree_whatever_the_scale_of_their_weights(tmp_path, monkeypatch):
     """A network whose first layer reads 255x larger pixels (the Caffe convention) has
     every activation 255x larger; normalised, the two give the same features and losses."""
@@ -153,6 +157,7 @@ def test_normalised_networks_agree_whatever_the_scale_of_their_weights(tmp_path,
     assert len(list((tmp_path / "normalization").glob("*.pt"))) == 2
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_with_pooling_keeps_the_normalisation(tmp_path, monkeypatch):
     monkeypatch.setenv("STYLELAB_CACHE", str(tmp_path))
     net = sl.VGGFeatures(weights="random", device="cpu", normalize=True)

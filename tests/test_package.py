@@ -18,6 +18,7 @@ def test_public_api_exists():
         assert getattr(sl, module).__name__ == f"stylelab.{module}"  # loaded on first use
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_import_has_no_side_effects():
     code = (
         "import matplotlib, torch, sys\n"

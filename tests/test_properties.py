@@ -179,6 +179,7 @@ cli_extras = st.lists(
 )
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @SLOW
 @given(extras=cli_extras, output=st.sampled_from(["out.png", "out.jpg", "out", "out.gif", "{content}",
                                                    "{style}", "photo.jpg/x.png", "sub/dir/out.webp", "."]))

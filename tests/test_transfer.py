@@ -23,6 +23,7 @@ def _default_objective(model, content, style):
     )
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_loss_falls_and_result_is_complete(content, style, model, optimizer, small_run):
     result = small_run(content, style, optimizer=optimizer, steps=12)
@@ -58,6 +59,7 @@ def test_objective_matches_its_formula(content, style, model):
     assert torch.allclose(terms["style"], expected_style, rtol=1e-5)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_same_seed_same_result_and_other_seed_differs(content, style, model, small_run):
     a = small_run(content, style, init="noise", seed=3)
     b = small_run(content, style, init="noise", seed=3)
@@ -205,6 +207,7 @@ def test_builds_its_own_model_from_weights_argument(content, style):
     assert result.config["weights"] == "random"
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_lbfgs_line_search_is_stable_and_plain_lbfgs_still_available(content, style, model, small_run):
     searched = small_run(content, style, steps=25)
     plain = small_run(content, style, steps=25, line_search=False)
@@ -224,6 +227,7 @@ def test_blocked_gradient_components_are_zeroed_and_the_rest_kept():
     assert image.grad.flatten().tolist() == [0.0, -2.0, 0.0, 3.0, 4.0, -4.0]
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model, small_run):
     # The PyTorch tutorial's objective (conv-layer outputs, style weight 1e6) saturates
     # about 10% of the pixels at 128 px. With the raw gradient the line search then kept
@@ -243,6 +247,7 @@ def test_lbfgs_with_line_search_does_not_stall_on_saturated_pixels(model, small_
     assert min(totals) < 0.01 * totals[0]
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_lbfgs_returns_an_image_whose_loss_is_the_best_recorded(content, style, model, small_run):
     result = small_run(content, style, steps=30)
     objective = _default_objective(model, content, style)

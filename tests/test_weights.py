@@ -51,6 +51,7 @@ def test_random_weights_are_seeded_and_leave_global_rng_alone():
     assert len(a) == 32
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 @pytest.mark.parametrize("layout", ["features_file", "full_file"])
 def test_file_layouts_match_torchvision(layout, request, tv_features):
     path = request.getfixturevalue(layout)
@@ -80,6 +81,7 @@ def test_layer_names_map_to_torchvision_indices(tmp_path):
         assert torch.all(conv.bias == index), name
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_gatys_layer_named_file_uses_caffe_preprocessing(tmp_path):
     state = {f"{k}": v.half() for k, v in W.random_weights(3).items()}  # conv1_1.weight, ...
     torch.save(state, tmp_path / "vgg_conv.pth")
@@ -185,6 +187,7 @@ def test_imagenet_from_cache(offline, features_file):
     assert model.weights_source == "imagenet"
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_imagenet_download_checks_the_hash(monkeypatch, tmp_path, features_file):
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(features_file.parent), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -18,6 +18,7 @@ from stylelab.widgets import models
 from stylelab.widgets.models import TOP, FeatureMaps, GramComparison, ImageChoice, PlaygroundRun
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_the_models_do_not_import_ipywidgets():
     code = "import sys, stylelab.widgets.models\nassert 'ipywidgets' not in sys.modules, 'a model imported ipywidgets'\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -85,6 +85,7 @@ def explorer(model):
     return widgets.FeatureMapExplorer(model, ["chelsea", "swirls"], size=40)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_feature_map_explorer_layer_change_redraws_maps_and_stats(explorer, model):
     assert explorer.image.label == "chelsea" and explorer.channel.value == widgets.TOP
     before_maps, before_stats = explorer.maps.value, explorer.stats.value
@@ -103,6 +104,7 @@ def test_feature_map_explorer_layer_change_redraws_maps_and_stats(explorer, mode
     assert [int(c) for c in shown.split(", ")] == plotting.top_channels(feats, 16)
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_feature_map_explorer_channel_shows_its_statistics(explorer, model):
     explorer.layer.value = "relu1_2"
     top_view = explorer.maps.value
@@ -120,6 +122,7 @@ def test_feature_map_explorer_channel_shows_its_statistics(explorer, model):
     assert explorer.channel.value == widgets.TOP and "all channels" in explorer.stats.value
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_feature_map_explorer_image_change_and_upload(explorer):
     preview, maps = explorer.preview.value, explorer.maps.value
     explorer.image.dropdown.value = "swirls"
@@ -159,6 +162,7 @@ def test_a_decompression_bomb_upload_is_refused_before_decoding(explorer):
     assert explorer.image.label == "chelsea"
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_feature_map_explorer_reports_an_image_too_small_for_a_layer(model):
     explorer = widgets.FeatureMapExplorer(model, {"tiny": torch.rand(1, 3, 8, 8)}, size=8)
     maps = explorer.maps.value
@@ -169,6 +173,7 @@ def test_feature_map_explorer_reports_an_image_too_small_for_a_layer(model):
     assert explorer.status.value == "" and explorer.maps.value != maps
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_explorers_display_as_their_root_widget(explorer):
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
@@ -179,6 +184,7 @@ def test_explorers_display_as_their_root_widget(explorer):
 # --------------------------------------------------------------------------- GramExplorer
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_gram_explorer_layer_change_and_loss(model):
     explorer = widgets.GramExplorer(model, ["chelsea", "swirls", "waves"], size=40)
     heatmaps, loss_text = explorer.heatmaps.value, explorer.loss.value
@@ -194,6 +200,7 @@ def test_gram_explorer_layer_change_and_loss(model):
     assert f"<b>{expected:.4g}</b>" in explorer.loss.value
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_gram_explorer_same_image_gives_zero_loss_and_images_show(model):
     explorer = widgets.GramExplorer(model, ["chelsea", "swirls"], size=40)
     right_view = explorer.right_view.value
@@ -202,6 +209,7 @@ def test_gram_explorer_same_image_gives_zero_loss_and_images_show(model):
     assert explorer.style_loss_value() == 0.0 and "<b>0</b>" in explorer.loss.value
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_gram_explorer_upload_on_one_side(model):
     explorer = widgets.GramExplorer(model, ["chelsea", "swirls"], size=40)
     loss = explorer.loss.value
@@ -335,6 +343,7 @@ def test_playground_preview_follows_the_content_choice_between_runs(model):
     assert decode(playground.preview.value).tolist() == expected.tolist()
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_explorers_accept_any_file_name_and_bound_their_memory(model):
     explorer = widgets.FeatureMapExplorer(model, ["chelsea"], size=32)
     # "$...$" would be maths for matplotlib, and "$_$" is not valid maths: it must stay text
@@ -355,6 +364,7 @@ def test_playground_takes_one_layer_name_and_checks_weights(model):
         widgets.StylePlayground(model, size=32, style_layers={"relu1_1": float("nan")})
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_an_upload_decodes_exactly_like_the_same_file_by_path(explorer, tmp_path):
     # Before issue 12 an upload was decoded at full size through PIL (a 144-megapixel PNG
     # took the kernel from 0.75 to 4.9 GB); now it takes the path's bounded decoding.

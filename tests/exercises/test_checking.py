@@ -96,6 +96,7 @@ def test_the_time_limit_works_outside_the_main_thread(monkeypatch):
     assert not worker.is_alive() and results[0].mistake == "too_slow"
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_an_endless_return_value_is_named(monkeypatch):
     import itertools
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -25,6 +27,7 @@ def test_list_and_solution_commands(capsys):
     assert "def tv_loss(image):" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # more than half a second on a 2-core CPU
 def test_python_dash_m_runs_the_command_line(tmp_path):
     # the package's __main__ (python -m stylelab.exercises), as an instructor types it
     listing = subprocess.run([sys.executable, "-m", "stylelab.exercises", "list"], capture_output=True, text=True,
