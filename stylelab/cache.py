@@ -27,9 +27,10 @@ as it was computed (lossless), and ``<key>.json`` holds the history, the config,
 counters and the settings it was keyed by, plus the SHA-256 of the ``.npy`` file. Both
 are written to a temporary file first and moved into place atomically, the ``.json``
 last, so an entry is complete or absent. A missing, partial or damaged entry is a cache
-miss: it is recomputed and rewritten, never an error. Only runs whose status is
-``"completed"`` are stored: an interrupted, stopped or diverged run is returned but not
-cached, so the next call tries again.
+miss: it is recomputed and rewritten, never an error. Only runs that spent their whole
+budget are stored (status ``"completed"``, or ``"no_progress"``: a run whose start image
+was already the best is just as repeatable): an interrupted, stopped or diverged run is
+returned but not cached, so the next call tries again.
 """
 
 from __future__ import annotations
@@ -212,12 +213,13 @@ class ResultCache:
             return None
 
     def save(self, key: str, result: StyleTransferResult, settings: Optional[Dict[str, Any]] = None) -> bool:
-        """Store ``result`` under ``key``; returns False (and stores nothing) unless it completed.
+        """Store ``result`` under ``key``; returns False (and stores nothing) unless it ran its budget.
 
         Interrupted, stopped and diverged runs are not stored: they are not what the
-        settings ask for.
+        settings ask for. ``"no_progress"`` runs are (the same settings give the same
+        start image back every time).
         """
-        if result.status != "completed":
+        if result.status not in ("completed", "no_progress"):
             return False
         values = [v for series in result.history.values() for v in series]
         if not all(math.isfinite(v) for v in values):

@@ -206,6 +206,13 @@ def test_diverged_run_is_not_cached(cache, content, style, model):
     assert result.status == "diverged" and len(cache) == 0
 
 
+def test_a_run_that_never_improved_is_kept_too(cache, content, style, model):
+    # Adam with a huge step jumps every pixel to 0 or 1: no evaluation beats the start image.
+    first = cache.stylize(content, style, model=model, optimizer="adam", lr=50, **SMALL)
+    again = cache.stylize(content, style, model=model, optimizer="adam", lr=50, **SMALL)
+    assert first.status == "no_progress" and cache.last_hit and torch.equal(again.image, first.image)
+
+
 def test_save_refuses_incomplete_results(cache, content, style, model):
     result = sl.stylize(content, style, model=model, **SMALL)
     result.status = "interrupted"
