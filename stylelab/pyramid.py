@@ -48,7 +48,8 @@ def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
     """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
     if isinstance(steps, (list, tuple)):
         if len(steps) != count:
-            raise ParameterError(f"steps has {len(steps)} entries for {count} scales; give one number, or one per scale.")
+            raise ParameterError(f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
+                                 "give one number, or one per scale.")
         return list(steps)
     return [steps] * count
 

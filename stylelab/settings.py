@@ -27,6 +27,7 @@ from .errors import ParameterError
 from .images import target_size
 from .network import NETWORK_FIELDS, NetworkSettings
 from .objective import LAYER_WEIGHTINGS
+from .pyramid import stage_steps
 
 __all__ = [
     "TransferSettings",
@@ -207,17 +208,11 @@ def _flag(name: str, value: Any) -> bool:
 
 
 def _steps(steps: Any, scales: Optional[Tuple[int, ...]]) -> Union[int, Tuple[int, ...]]:
-    """One budget, or one per scale."""
-    count = len(scales) if scales else 1
-    if isinstance(steps, (list, tuple)):
-        if len(steps) != count:
-            raise ParameterError(
-                f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
-                "give one number, or one per scale."
-            )
-        numbers = tuple(validate.whole_number("steps", n) for n in steps)
-        return numbers[0] if count == 1 and not scales else numbers
-    return validate.whole_number("steps", steps)
+    """One budget, or one per scale (counted by :func:`stylelab.pyramid.stage_steps`)."""
+    if not isinstance(steps, (list, tuple)):
+        return validate.whole_number("steps", steps)
+    numbers = tuple(validate.whole_number("steps", n) for n in stage_steps(steps, len(scales) if scales else 1))
+    return numbers if scales else numbers[0]
 
 
 def _size(size: Any) -> Size:

@@ -53,7 +53,6 @@ from typing import Any, List, Optional
 
 import torch
 
-from . import validate
 from .color import restore_colors
 from .errors import ParameterError
 from .images import resize
@@ -224,12 +223,6 @@ def run(
     result.config = _record(settings, prepared, model, result.config.get("stages") or stage_records([result]))
     result.settings = settings
     return result
-
-
-def style_layer_weights(style_layers: Any) -> dict:
-    """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping
-    (see :func:`stylelab.validate.style_layer_weights`)."""
-    return validate.style_layer_weights(style_layers)
 
 
 def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeatures, shape: tuple, steps: int,
