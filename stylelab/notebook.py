@@ -1,10 +1,13 @@
-"""Notebook session helpers: fast mode, and the setup line every lesson starts with.
+"""Notebook session helpers: the run mode, and the setup line every lesson starts with.
 
-``STYLELAB_FAST=1`` in the environment switches the lessons to small images and few
-steps (how CI executes every notebook in minutes); unset, they use the full settings.
-A lesson writes its settings as ``image_size(full=512, fast=96)`` and
-``step_count(full=300, fast=20)`` so both are visible in one place. ``STYLELAB_SIZE`` and
-``STYLELAB_STEPS`` override both (e.g. a patient CPU user: ``STYLELAB_SIZE=256``).
+Each lesson writes its settings as ``image_size(full=512, fast=96)`` and
+``step_count(full=300, fast=20)`` (optionally ``laptop=...``), so that every mode's value is
+visible in one place. The mode comes from ``STYLELAB_MODE=fast|laptop|full`` (see
+:mod:`stylelab.modes`; ``STYLELAB_FAST=1`` still means fast); without either, full on a GPU
+and laptop on a CPU. A value a lesson leaves out for laptop mode is derived by
+:func:`stylelab.modes.laptop_size` and :func:`~stylelab.modes.laptop_steps`, and is the fast value for
+:func:`choose`. ``STYLELAB_SIZE`` and ``STYLELAB_STEPS`` override every mode
+(e.g. a patient CPU user: ``STYLELAB_SIZE=256``).
 """
 
 from __future__ import annotations
@@ -17,24 +20,45 @@ from typing import Optional, TypeVar
 
 import torch
 
+from . import modes
 from .colab import repository_url
 from .network import NetworkSettings, build_model
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
 
-__all__ = ["fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner", "repository_url"]
+__all__ = ["mode", "fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner", "repository_url"]
 
 T = TypeVar("T")
 
 
+def mode() -> str:
+    """The run mode: ``"fast"``, ``"laptop"`` or ``"full"`` (:func:`stylelab.modes.current_mode`)."""
+    return modes.current_mode()
+
+
 def fast_mode() -> bool:
-    """True when ``STYLELAB_FAST`` is set to 1/true/yes/on."""
-    return os.environ.get("STYLELAB_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+    """True in fast mode (``STYLELAB_MODE=fast``, or ``STYLELAB_FAST=1`` without ``STYLELAB_MODE``)."""
+    return mode() == "fast"
 
 
-def choose(full: T, fast: T) -> T:
-    """``fast`` in fast mode, else ``full``."""
-    return fast if fast_mode() else full
+_MISSING = object()
+
+
+def choose(full: T, fast: T, laptop: T = _MISSING) -> T:  # type: ignore[assignment]
+    """The value for the current mode; laptop mode takes ``fast`` when no ``laptop`` is given.
+
+    Use it for settings that are not a size or a step count (a list of weights, a grid's
+    columns): without a ``laptop=`` value the laptop run is as small as the fast one.
+    """
+    current = mode()
+    if current == "laptop":
+        return fast if laptop is _MISSING else laptop
+    return fast if current == "fast" else full
+
+
+def _numeric(full: int, fast: int, laptop: Optional[int], rule) -> int:
+    """``choose`` for sizes and steps: a missing laptop value is ``rule(full, fast)``."""
+    return choose(full, fast, rule(full, fast) if laptop is None else laptop)
 
 
 def _override(variable: str) -> Optional[int]:
@@ -50,16 +74,16 @@ def _override(variable: str) -> Optional[int]:
     return value
 
 
-def image_size(full: int, fast: int) -> int:
-    """Image size for a lesson: ``$STYLELAB_SIZE`` if set, else ``fast`` in fast mode, else ``full``."""
+def image_size(full: int, fast: int, laptop: Optional[int] = None) -> int:
+    """Image size for a lesson: ``$STYLELAB_SIZE`` if set, else the current mode's value."""
     override = _override("STYLELAB_SIZE")
-    return override if override is not None else choose(full, fast)
+    return override if override is not None else _numeric(full, fast, laptop, modes.laptop_size)
 
 
-def step_count(full: int, fast: int) -> int:
-    """Optimisation steps for a lesson: ``$STYLELAB_STEPS`` if set, else ``fast``/``full``."""
+def step_count(full: int, fast: int, laptop: Optional[int] = None) -> int:
+    """Optimisation steps for a lesson: ``$STYLELAB_STEPS`` if set, else the current mode's value."""
     override = _override("STYLELAB_STEPS")
-    return override if override is not None else choose(full, fast)
+    return override if override is not None else _numeric(full, fast, laptop, modes.laptop_steps)
 
 
 def weights_banner(model: VGGFeatures) -> str:
@@ -84,12 +108,27 @@ def weights_banner(model: VGGFeatures) -> str:
     )
 
 
+def _report_times(lesson: str, current: str, model: VGGFeatures) -> None:
+    """Print the lesson's expected time in each mode, and warn about a long full-mode CPU run."""
+    seconds = modes.time_one_evaluation(model)
+    print(f"one evaluation: {seconds:.2f} s | " + modes.describe_times(lesson, current, seconds))
+    warning = modes.full_mode_warning(lesson, current, model.device.type, seconds)
+    if warning:
+        warnings.warn(warning, stacklevel=3)
+
+
 def setup(
-    weights: Optional[str] = None, device: Optional[str] = None, pooling: str = "max", normalize: Optional[bool] = None
+    lesson: Optional[str] = None,
+    weights: Optional[str] = None,
+    device: Optional[str] = None,
+    pooling: str = "max",
+    normalize: Optional[bool] = None,
 ) -> VGGFeatures:
     """Build the lesson's network, print what is in use, and show a banner if untrained.
 
-    ``normalize=None`` is ``"auto"``: Caffe-preprocessed networks are normalised (see
+    With ``lesson`` (``"01"`` ... ``"06"``) it also times one evaluation of the network on
+    this device and prints the lesson's expected time in each mode; full mode on a CPU
+    warns when that is more than a few minutes. ``normalize=None`` is ``"auto"``: Caffe-preprocessed networks are normalised (see
     :class:`~stylelab.VGGFeatures`). Returns the :class:`~stylelab.VGGFeatures` model for
     the lesson to use.
     """
@@ -98,12 +137,15 @@ def setup(
         model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
     from . import __version__
 
-    mode = "ON (small images, few steps)" if fast_mode() else "off (full quality)"
+    current = modes.current_mode(device_type=model.device.type)
     normalized = ", normalised (Gatys et al. 2016)" if model.normalized else ""
     print(
         f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
-        f"device: {model.device} | network: {model.weights_label}{normalized} | fast mode: {mode}"
+        f"device: {model.device} | network: {model.weights_label}{normalized} | mode: {current} "
+        f"(STYLELAB_MODE=fast|laptop|full)"
     )
+    if lesson is not None:
+        _report_times(lesson, current, model)
     banner = weights_banner(model)
     if banner:
         try:

@@ -28,6 +28,7 @@ def test_lesson_holds_on_the_trained_network(lesson, caffe_vgg16, monkeypatch, t
 
     monkeypatch.setenv("STYLELAB_WEIGHTS", "caffe-vgg16")
     monkeypatch.setenv("STYLELAB_FAST", "1")
+    monkeypatch.delenv("STYLELAB_MODE", raising=False)  # it would win over STYLELAB_FAST
     monkeypatch.setenv("MPLBACKEND", "Agg")
     # the kernel imports this checkout's stylelab, as nbval's kernels do
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))

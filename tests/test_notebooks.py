@@ -88,8 +88,9 @@ def test_lesson_skeleton(path):
     assert code[0].source.strip() == COLAB_CELL, f"{path.name}: the first code cell must be the standard Colab cell"
     assert "nbval-skip" in code[0].metadata.get("tags", []), f"{path.name}: tag the Colab cell 'nbval-skip'"
     setup = code[1].source
-    assert "import stylelab as sl" in setup and "sl.notebook.setup(" in setup, (
-        f"{path.name}: the code cell after the Colab cell must import stylelab as sl and call sl.notebook.setup()"
+    call = f'sl.notebook.setup(lesson="{path.name[:2]}")'
+    assert "import stylelab as sl" in setup and call in setup, (
+        f"{path.name}: the code cell after the Colab cell must import stylelab as sl and call {call}"
     )
     skipped = [i for i, cell in enumerate(code[1:], 1) if "nbval-skip" in cell.metadata.get("tags", [])]
     assert not skipped, f"{path.name}: only the Colab cell may be skipped by nbval; code cells {skipped} are too"
@@ -106,6 +107,14 @@ def test_prose_before_code_and_short_cells(path):
         assert len(lines) <= MAX_CODE_LINES, (
             f"{path.name}: cell {index} has {len(lines)} lines of code; move the plumbing into stylelab"
         )
+
+
+@pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
+def test_lesson_has_reference_times(path):
+    # setup(lesson=...) estimates the lesson's time from stylelab/modes.py's table; every lesson needs a row.
+    from stylelab.modes import MODES, REFERENCE
+
+    assert set(REFERENCE.get(path.name[:2], {})) == set(MODES), f"stylelab/modes.py REFERENCE lacks a mode for {path.name}"
 
 
 @pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)

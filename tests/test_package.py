@@ -35,9 +35,11 @@ def test_import_has_no_side_effects():
 
 
 def test_notebook_helpers(monkeypatch, capsys):
+    monkeypatch.delenv("STYLELAB_MODE", raising=False)
     monkeypatch.setenv("STYLELAB_FAST", "1")
     assert sl.notebook.fast_mode() and sl.notebook.choose(full=512, fast=64) == 64
     monkeypatch.setenv("STYLELAB_FAST", "0")
+    monkeypatch.setenv("STYLELAB_MODE", "full")
     assert not sl.notebook.fast_mode()
     assert sl.notebook.image_size(full=512, fast=64) == 512
     monkeypatch.setenv("STYLELAB_SIZE", "200")
@@ -50,7 +52,7 @@ def test_notebook_helpers(monkeypatch, capsys):
     monkeypatch.delenv("STYLELAB_STEPS")
     model = sl.notebook.setup(weights="random", device="cpu")
     out = capsys.readouterr().out
-    assert "network: untrained VGG-19 (seeded random weights)" in out and "fast mode: off" in out
+    assert "network: untrained VGG-19 (seeded random weights)" in out and "mode: full" in out
     assert "Untrained network" in sl.notebook.weights_banner(model)
 
 

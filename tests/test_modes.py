@@ -1,0 +1,133 @@
+"""The run modes: which one the environment selects, the laptop rule, and the time estimates.
+
+No test here times anything: the seconds per evaluation are passed in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import stylelab as sl
+from stylelab import modes
+
+REF = modes.REFERENCE_SECONDS_PER_EVALUATION
+
+
+@pytest.mark.parametrize(
+    "environ, device, expected",
+    [
+        ({}, "cpu", "laptop"),
+        ({}, "cuda", "full"),
+        ({}, "mps", "full"),
+        ({"STYLELAB_FAST": "1"}, "cpu", "fast"),
+        ({"STYLELAB_FAST": "yes"}, "cuda", "fast"),
+        ({"STYLELAB_FAST": "0"}, "cpu", "laptop"),
+        ({"STYLELAB_MODE": "full"}, "cpu", "full"),
+        ({"STYLELAB_MODE": " Laptop "}, "cuda", "laptop"),
+        ({"STYLELAB_MODE": "fast"}, "cuda", "fast"),
+        ({"STYLELAB_MODE": "full", "STYLELAB_FAST": "1"}, "cpu", "full"),  # the explicit mode wins
+        ({"STYLELAB_MODE": "", "STYLELAB_FAST": "1"}, "cpu", "fast"),  # empty counts as unset
+    ],
+)
+def test_mode_from_environment(environ, device, expected):
+    assert modes.current_mode(environ, device_type=device) == expected
+
+
+@pytest.mark.parametrize("value", ["quick", "1", "laptops"])
+def test_bad_mode_names_the_choices(value):
+    with pytest.raises(ValueError, match="STYLELAB_MODE must be fast, laptop or full, not"):
+        modes.current_mode({"STYLELAB_MODE": value}, device_type="cpu")
+
+
+def test_laptop_size_is_a_quarter_more_than_fast_within_full():
+    assert modes.laptop_size(full=512, fast=64) == 80
+    assert modes.laptop_size(full=512, fast=96) == 128  # 120, rounded to a multiple of 16
+    assert modes.laptop_size(full=512, fast=128) == 160
+    assert modes.laptop_size(full=128, fast=128) == 128  # never above the full value
+    assert modes.laptop_size(full=512, fast=4) == 16  # never below 16 px
+
+
+def test_laptop_steps_are_half_again_fast_within_full():
+    assert modes.laptop_steps(full=300, fast=30) == 45
+    assert modes.laptop_steps(full=300, fast=7) == 11  # rounded up
+    assert modes.laptop_steps(full=50, fast=40) == 50  # never above the full value
+    assert modes.laptop_steps(full=1, fast=1) == 1
+
+
+def test_notebook_helpers_in_each_mode(monkeypatch):
+    for variable in ("STYLELAB_FAST", "STYLELAB_SIZE", "STYLELAB_STEPS"):
+        monkeypatch.delenv(variable, raising=False)
+    expected = {"fast": (64, 10, "f", "f"), "laptop": (80, 15, "f", "l"), "full": (512, 300, "F", "F")}
+    for mode, (size, steps, chosen, chosen_with_laptop) in expected.items():
+        monkeypatch.setenv("STYLELAB_MODE", mode)
+        assert sl.notebook.mode() == mode and sl.notebook.fast_mode() == (mode == "fast")
+        assert sl.notebook.image_size(full=512, fast=64) == size
+        assert sl.notebook.step_count(full=300, fast=10) == steps
+        assert sl.notebook.choose(full="F", fast="f") == chosen
+        assert sl.notebook.choose(full="F", fast="f", laptop="l") == chosen_with_laptop
+    monkeypatch.setenv("STYLELAB_MODE", "laptop")
+    assert sl.notebook.image_size(full=512, fast=64, laptop=80) == 80
+    assert sl.notebook.step_count(300, 10, laptop=45) == 45
+    monkeypatch.setenv("STYLELAB_SIZE", "200")  # the overrides still beat every mode
+    assert sl.notebook.image_size(full=512, fast=64, laptop=96) == 200
+
+
+def test_every_lesson_has_a_time_in_every_mode():
+    assert sorted(modes.REFERENCE) == ["01", "02", "03", "04", "05", "06"]
+    for lesson, times in modes.REFERENCE.items():
+        assert set(times) == set(modes.MODES), lesson
+        assert times["fast"].seconds < times["laptop"].seconds < times["full"].seconds, lesson
+        assert times["fast"].measured, lesson
+
+
+def test_laptop_mode_fits_the_course_in_30_minutes_here():
+    assert sum(times["laptop"].seconds for times in modes.REFERENCE.values()) <= 30 * 60
+
+
+def test_estimate_scales_with_the_device_speed():
+    reference = modes.REFERENCE["04"]["laptop"].seconds
+    assert modes.expected_seconds("04", "laptop", REF) == pytest.approx(reference)
+    assert modes.expected_seconds("04", "laptop", REF / 10) == pytest.approx(reference / 10)
+    assert modes.expected_times("02", 2 * REF) == {
+        mode: pytest.approx(2 * modes.REFERENCE["02"][mode].seconds) for mode in modes.MODES
+    }
+
+
+def test_estimate_refuses_unknown_lessons_and_modes():
+    with pytest.raises(ValueError, match="No reference times for lesson '99'"):
+        modes.expected_seconds("99", "fast", REF)
+    with pytest.raises(ValueError, match="mode must be fast, laptop or full"):
+        modes.expected_seconds("01", "slow", REF)
+
+
+def test_description_marks_this_run_and_rough_estimates():
+    text = modes.describe_times("05", "laptop", REF)
+    assert text.startswith("lesson 05 expected: fast ~")
+    assert "<- this run" in text.split("laptop")[1].split(",")[0]
+    assert "(rough)" in text.split("full")[1]  # lesson 05's full time is estimated, not measured
+
+
+def test_full_mode_on_a_cpu_warns_and_names_the_fix():
+    warning = modes.full_mode_warning("04", "full", "cpu", REF)
+    assert warning is not None and "STYLELAB_MODE=laptop" in warning
+
+
+@pytest.mark.parametrize(
+    "mode, device, seconds",
+    [
+        ("laptop", "cpu", REF),  # not full mode
+        ("full", "cuda", REF),  # a GPU
+        ("full", "cpu", 1e-6),  # a CPU fast enough that the lesson takes seconds
+    ],
+)
+def test_no_warning_when_the_wait_is_short(mode, device, seconds):
+    assert modes.full_mode_warning("04", mode, device, seconds) is None
+
+
+def test_setup_prints_the_estimate_and_warns(monkeypatch, capsys):
+    monkeypatch.setenv("STYLELAB_MODE", "full")
+    monkeypatch.setattr(modes, "time_one_evaluation", lambda model: REF)
+    with pytest.warns(UserWarning, match="STYLELAB_MODE=laptop"):
+        sl.notebook.setup(lesson="04", weights="random", device="cpu")
+    out = capsys.readouterr().out
+    assert "mode: full" in out and "lesson 04 expected:" in out
