@@ -381,8 +381,8 @@ def shuffle_patches(image: torch.Tensor, patch: int, seed: int = 0) -> torch.Ten
     result is a permutation of the input's pixels), so statistics that ignore positions,
     such as the colour histogram or, nearly, a Gram matrix, barely change, while anything
     that depends on where things are (the content representation) changes a lot.
-    The same ``seed`` gives the same shuffle; the permutation is never the identity
-    when there are at least two tiles.
+    The same ``seed`` gives the same shuffle. With at least two tiles every tile moves
+    (the permutation has no fixed point): a tile left in place would hide part of the effect.
 
     Args:
         image: ``(B, C, H, W)`` tensor (any values, any dtype).
@@ -406,8 +406,8 @@ def shuffle_patches(image: torch.Tensor, patch: int, seed: int = 0) -> torch.Ten
     count = rows * cols
     generator = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(count, generator=generator)
-    if count > 1 and bool((order == torch.arange(count)).all()):
-        order = order.roll(1)  # a "shuffle" that moves nothing would teach nothing
+    while count > 1 and bool((order == torch.arange(count)).any()):
+        order = torch.randperm(count, generator=generator)  # about e = 2.7 draws on average
     core = image[:, :, : rows * patch, : cols * patch]
     tiles = core.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 1, 3, 5)
     tiles = tiles.reshape(batch, count, channels, patch, patch)[:, order.to(image.device)]

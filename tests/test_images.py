@@ -274,10 +274,21 @@ def test_shuffle_patches_keeps_the_leftover_strip_and_the_pixels():
 
 def test_shuffle_patches_never_returns_the_input_unchanged():
     image = torch.arange(2 * 4, dtype=torch.float32).reshape(1, 1, 2, 4)
-    for seed in range(20):  # two tiles: some seeds draw the identity, which is rolled
+    for seed in range(20):  # two tiles: half the draws are the identity, which is drawn again
         assert not torch.equal(sl.shuffle_patches(image, 2, seed=seed), image)
     single = torch.rand(1, 3, 4, 6)
     assert torch.equal(sl.shuffle_patches(single, 4), single)  # one tile fits: nothing can move
+
+
+def test_shuffle_patches_moves_every_tile():
+    # Tiles numbered by their position: a tile still in place would show its own number there.
+    for rows, cols in ((2, 2), (3, 3), (1, 5)):
+        numbers = torch.arange(rows * cols, dtype=torch.float32).reshape(1, 1, rows, cols)
+        image = numbers.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)
+        for seed in range(10):
+            shuffled = sl.shuffle_patches(image, 4, seed=seed)[0, 0, ::4, ::4]
+            assert not (shuffled == numbers[0, 0]).any(), (rows, cols, seed)
+            assert sorted(shuffled.flatten().tolist()) == sorted(numbers.flatten().tolist())
 
 
 def test_shuffle_patches_bad_input():
