@@ -118,23 +118,21 @@ class Reference:
 #: Where and how the reference times were taken.
 REFERENCE_MACHINE = "2-core CPU, no GPU, random VGG-19 weights, nbval (notebooks/INSTRUCTORS.md)"
 
-#: Seconds for one evaluation (forward and backward, 128 px) on the reference machine when
-#: quiet; at a load of 4 (two other busy processes) the same evaluation took 1.5 s.
-REFERENCE_SECONDS_PER_EVALUATION = 0.5
+#: Seconds :func:`time_one_evaluation` took for the random VGG-19 on the reference machine
+#: when nothing else ran (the median of ten timings).
+REFERENCE_SECONDS_PER_EVALUATION = 0.13
 
-#: Run time per lesson and mode on the reference machine (notebooks/INSTRUCTORS.md lists the
-#: loads). Fast: measured on a quiet machine. Laptop: measured at a load of about 4 where
-#: marked (01-03), so upper bounds; 04-06 estimated (04 ran over 6 minutes twice
-#: without finishing).
-#: Full: lesson 01 measured; the others estimated as evaluations x (side / 128 px)^2 x the
-#: reference evaluation, i.e. from evaluations x pixels.
+#: Run time per lesson and mode on the reference machine, nothing else running, random VGG-19,
+#: an empty result cache (notebooks/README.md gives the command). Fast and laptop: measured.
+#: Full: lesson 01 measured; the others estimated from the laptop time, scaled by the ratio of
+#: the two modes' pixels x evaluations (and, for lesson 04, of its number of transfers).
 REFERENCE: Dict[str, Dict[str, Reference]] = {
-    "01": {"fast": Reference(9.4, True), "laptop": Reference(24, True), "full": Reference(62, True)},
-    "02": {"fast": Reference(11.7, True), "laptop": Reference(181, True), "full": Reference(6000, False)},
-    "03": {"fast": Reference(13.3, True), "laptop": Reference(248, True), "full": Reference(6800, False)},
-    "04": {"fast": Reference(55, True), "laptop": Reference(720, False), "full": Reference(114000, False)},
-    "05": {"fast": Reference(30, True), "laptop": Reference(200, False), "full": Reference(20000, False)},
-    "06": {"fast": Reference(16, True), "laptop": Reference(110, False), "full": Reference(25000, False)},
+    "01": {"fast": Reference(11.8, True), "laptop": Reference(12.8, True), "full": Reference(19.3, True)},
+    "02": {"fast": Reference(16.2, True), "laptop": Reference(71.0, True), "full": Reference(1500, False)},
+    "03": {"fast": Reference(16.7, True), "laptop": Reference(52.2, True), "full": Reference(2500, False)},
+    "04": {"fast": Reference(38.9, True), "laptop": Reference(121.7, True), "full": Reference(18000, False)},
+    "05": {"fast": Reference(49.9, True), "laptop": Reference(169.0, True), "full": Reference(5200, False)},
+    "06": {"fast": Reference(21.8, True), "laptop": Reference(95.4, True), "full": Reference(7600, False)},
 }
 
 
