@@ -137,7 +137,7 @@ def setup(
         model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
     from . import __version__
 
-    current = modes.current_mode(device_type=model.device.type)
+    current = mode()  # the mode image_size and step_count use, so the line printed is the one in effect
     normalized = ", normalised (Gatys et al. 2016)" if model.normalized else ""
     print(
         f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"

@@ -131,3 +131,19 @@ def test_setup_prints_the_estimate_and_warns(monkeypatch, capsys):
         sl.notebook.setup(lesson="04", weights="random", device="cpu")
     out = capsys.readouterr().out
     assert "mode: full" in out and "lesson 04 expected:" in out
+
+
+def test_setup_reports_the_mode_the_lesson_sizes_use(monkeypatch, capsys):
+    # On a GPU machine (faked) with the lesson's network put on the CPU: the sizes follow the
+    # machine's default mode (full), so setup must say full, and warn that this is slow on a CPU.
+    import stylelab.device
+
+    monkeypatch.delenv("STYLELAB_MODE", raising=False)
+    monkeypatch.delenv("STYLELAB_FAST", raising=False)
+    monkeypatch.delenv("STYLELAB_DEVICE", raising=False)
+    monkeypatch.setattr(stylelab.device, "pick_device", lambda requested=None: __import__("torch").device("cuda"))
+    monkeypatch.setattr(modes, "time_one_evaluation", lambda model: REF)
+    with pytest.warns(UserWarning, match="Full mode on a CPU"):
+        sl.notebook.setup(lesson="02", weights="random", device="cpu")
+    assert "mode: full" in capsys.readouterr().out
+    assert sl.notebook.image_size(full=512, fast=96, laptop=192) == 512
