@@ -58,7 +58,7 @@ from typing import Any
 
 from . import checking
 from .checking import CheckResult
-from .cli import GRADING_MOVED, main
+from .cli import main
 from .lesson01 import check_output_shape
 from .lesson02 import check_content_loss
 from .lesson03 import check_gram_matrix, check_style_loss
