@@ -147,3 +147,19 @@ def test_setup_reports_the_mode_the_lesson_sizes_use(monkeypatch, capsys):
         sl.notebook.setup(lesson="02", weights="random", device="cpu")
     assert "mode: full" in capsys.readouterr().out
     assert sl.notebook.image_size(full=512, fast=96, laptop=192) == 512
+
+
+def test_the_documented_timing_tables_match_the_reference():
+    # notebooks/README.md and INSTRUCTORS.md print the table that modes.REFERENCE holds; they must not drift.
+    import re
+    from pathlib import Path
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for document in ("README.md", "INSTRUCTORS.md"):
+        rows = {}
+        for line in (notebooks / document).read_text(encoding="utf-8").splitlines():
+            match = re.match(r"\| (0[1-6]) [^|]+\| ([\d.]+) s \| ([\d.]+) s \|", line)
+            if match:
+                rows[match.group(1)] = (float(match.group(2)), float(match.group(3)))
+        expected = {lesson: (t["fast"].seconds, t["laptop"].seconds) for lesson, t in modes.REFERENCE.items()}
+        assert rows == expected, document
