@@ -9,7 +9,9 @@ For a generated image :math:`x`, content image :math:`p` and style image(s) :mat
          + \gamma \, \mathrm{tv\_loss}(x)
 
 with :math:`\alpha, \beta, \gamma` the content, style and TV weights, :math:`w_l` the
-style layer weights and :math:`N_l` the channels of layer :math:`l`. This is eq. 7 of
+style layer weights and :math:`N_l` the channels of layer :math:`l`. The TV term measures
+:math:`x` in its pixels (RGB in [0, 1]) or, with ``image_units="network"``, as the network
+sees it after its preprocessing (see :data:`IMAGE_UNITS`). This is eq. 7 of
 Gatys et al. (2016) in stylelab's conventions (see :mod:`stylelab.losses`). The extra
 :math:`1/N_l^2` per style layer follows the authors' reference PyTorch code
 (``1e3 / n**2`` layer weights); it is the same objective as the PyTorch tutorial's
@@ -33,11 +35,11 @@ import torch
 import torch.nn.functional as F
 
 from . import validate
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .losses import TV_POWERS, TV_REDUCTIONS, content_loss, gram_matrix, style_loss, tv_loss
 from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
 
-__all__ = ["StyleObjective", "LAYER_WEIGHTINGS"]
+__all__ = ["StyleObjective", "LAYER_WEIGHTINGS", "IMAGE_UNITS"]
 
 #: How the style layers are weighted: ``"channels"`` (default) multiplies layer l's weight by
 #: :math:`1/N_l^2` (the authors' reference code and the PyTorch tutorial, whose style weight
@@ -45,6 +47,12 @@ __all__ = ["StyleObjective", "LAYER_WEIGHTINGS"]
 #: 64 times as much as relu4_1 (512) for the same mean error. ``"paper"`` uses the
 #: :math:`w_l` given, as eq. 7 writes it.
 LAYER_WEIGHTINGS = ("channels", "paper")
+#: The units an image is optimised and its total variation measured in: ``"pixels"`` (RGB
+#: in [0, 1], as stylelab stores images) or ``"network"`` (what the network reads after its
+#: preprocessing, :meth:`~stylelab.VGGFeatures.normalize`: BGR in 0-255 units less the mean
+#: pixel for Caffe weights, ``(x - mean) / std`` for torchvision's), as Gatys et al.'s code,
+#: jcjohnson/neural-style and d2l.ai do.
+IMAGE_UNITS = ("pixels", "network")
 
 
 class StyleObjective:
@@ -63,6 +71,9 @@ class StyleObjective:
             :mod:`stylelab.masks`); ``blend`` is then ignored.
         layer_weighting: ``"channels"`` (the :math:`1/N_l^2` above) or ``"paper"`` (without
             it); see :data:`LAYER_WEIGHTINGS`.
+        tv_power, tv_reduction: the TV term's exponent and reduction (see
+            :func:`~stylelab.tv_loss`).
+        image_units: the units the TV term measures the image in (:data:`IMAGE_UNITS`).
 
     Calling the objective on an image returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
@@ -83,8 +94,14 @@ class StyleObjective:
         tv_weight: float,
         masks: Optional[Sequence[torch.Tensor]] = None,
         layer_weighting: str = "channels",
+        tv_power: int = 2,
+        tv_reduction: str = "mean",
+        image_units: str = "pixels",
     ) -> None:
         validate.choice("layer_weighting", layer_weighting, LAYER_WEIGHTINGS)
+        self.tv_power = validate.choice("tv_power", tv_power, TV_POWERS)
+        self.tv_reduction = validate.choice("tv_reduction", tv_reduction, TV_REDUCTIONS)
+        self.image_units = validate.choice("image_units", image_units, IMAGE_UNITS)
         self.model = model
         self.layer_weighting = layer_weighting
         self.content_weight = float(content_weight)
@@ -150,12 +167,17 @@ class StyleObjective:
             if self.content_layers:
                 content_term = content_term * (self.content_weight / len(self.content_layers))
             style_term = style_term * self.style_weight
-        tv_term = tv_loss(image) * self.tv_weight if self.tv_weight > 0 else zero
+        tv_term = self._tv(image) * self.tv_weight if self.tv_weight > 0 else zero
         terms["content"] = content_term
         terms["style"] = style_term
         terms["tv"] = tv_term
         terms["total"] = content_term + style_term + tv_term
         return terms
+
+    def _tv(self, image: torch.Tensor) -> torch.Tensor:
+        """The unweighted TV term of ``image`` ``(1, 3, H, W)``, in :attr:`image_units`."""
+        seen = self.model.normalize(image) if self.image_units == "network" else image
+        return tv_loss(seen, self.tv_power, self.tv_reduction)
 
     def _layer_style_loss(self, name: str, features: torch.Tensor) -> torch.Tensor:
         """Unweighted style loss of one layer: plain, or summed over the masked regions."""

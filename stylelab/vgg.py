@@ -219,6 +219,12 @@ class VGGFeatures(nn.Module):
             image = image.flip(1)
         return (image - self.mean) / self.scale
 
+    def denormalize(self, network_input: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalize`: ``(B, 3, H, W)`` network input back to RGB pixels
+        (in [0, 1] for any input that :meth:`normalize` made from such pixels)."""
+        image = network_input * self.scale + self.mean
+        return image.flip(1) if self.preprocessing == "caffe" else image
+
     def forward(self, image: torch.Tensor, layers: str | Iterable[str]) -> Dict[str, torch.Tensor]:
         """Activations of ``layers`` for ``image``.
 
