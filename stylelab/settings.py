@@ -116,6 +116,9 @@ class TransferSettings:
         network's (``weights``, ``pooling``, ``normalize``, ``device``, ``precision``,
         ``channels_last``). An unknown keyword is named, with the closest known one."""
         fields = {f.name for f in dataclasses.fields(cls)} - {"network"}
+        if "preset" in options:
+            raise ParameterError("preset= is read by stylelab.presets.settings(preset, ...) (and so by stylize and the "
+                                 "command line), not by TransferSettings.from_options; call that instead.")
         for name in options:
             if name not in fields and name not in NETWORK_FIELDS:
                 close = difflib.get_close_matches(name, sorted(fields | set(NETWORK_FIELDS)), n=1)

@@ -53,6 +53,7 @@ from typing import Any, List, Optional
 
 import torch
 
+from . import presets
 from .color import restore_colors
 from .errors import ParameterError
 from .images import resize
@@ -195,7 +196,8 @@ def stylize(
 
 def settings_from(init: Any, options: dict) -> tuple:
     """``(TransferSettings, init image or None)`` from :func:`stylize`'s ``init`` and its other
-    setting keywords: an image given as ``init`` becomes ``init="image"`` beside the image."""
+    setting keywords (``preset`` among them, see :func:`stylelab.presets.settings`): an image
+    given as ``init`` becomes ``init="image"`` beside the image."""
     init_image = init if is_image(init) else None
     if init is not None and init_image is None and not (isinstance(init, str) and init in INIT_CHOICES[:3]):
         raise ParameterError(
@@ -204,7 +206,7 @@ def settings_from(init: Any, options: dict) -> tuple:
         )
     if init is not None:
         options = {**options, "init": "image" if init_image is not None else init}
-    return TransferSettings.from_options(**options), init_image
+    return presets.settings(**options), init_image
 
 
 def run(
