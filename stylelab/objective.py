@@ -9,9 +9,10 @@ For a generated image :math:`x`, content image :math:`p` and style image(s) :mat
          + \gamma \, \mathrm{tv\_loss}(x)
 
 with :math:`\alpha, \beta, \gamma` the content, style and TV weights, :math:`w_l` the
-style layer weights and :math:`N_l` the channels of layer :math:`l`. The TV term measures
-:math:`x` in its pixels (RGB in [0, 1]) or, with ``image_units="network"``, as the network
-sees it after its preprocessing (see :data:`IMAGE_UNITS`). This is eq. 7 of
+style layer weights and :math:`N_l` the channels of layer :math:`l`. The objective is a
+function of the pixels :math:`x` (RGB in [0, 1]) or, with ``image_units="network"``, of the
+network's input, :math:`x` after the network's preprocessing (see :data:`IMAGE_UNITS`); the
+TV term measures whichever it is given. This is eq. 7 of
 Gatys et al. (2016) in stylelab's conventions (see :mod:`stylelab.losses`). The extra
 :math:`1/N_l^2` per style layer follows the authors' reference PyTorch code
 (``1e3 / n**2`` layer weights); it is the same objective as the PyTorch tutorial's
@@ -73,9 +74,11 @@ class StyleObjective:
             it); see :data:`LAYER_WEIGHTINGS`.
         tv_power, tv_reduction: the TV term's exponent and reduction (see
             :func:`~stylelab.tv_loss`).
-        image_units: the units the TV term measures the image in (:data:`IMAGE_UNITS`).
+        image_units: what the objective is called with (:data:`IMAGE_UNITS`): the pixels, or
+            the network's input (:meth:`~stylelab.VGGFeatures.normalize` of the pixels); the
+            TV term measures the image in these units.
 
-    Calling the objective on an image returns a dict of scalar tensors: ``"total"``,
+    Calling the objective on an image (in ``image_units``) returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
     loss as ``"content:relu4_2"``, ``"style:relu1_1"``, ...
     """
@@ -148,14 +151,15 @@ class StyleObjective:
                     self.region_targets.setdefault(name, []).append((small, gram_matrix(value.float())))
 
     def __call__(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Loss terms for ``image`` ``(1, 3, H, W)``; differentiable with respect to it."""
+        """Loss terms for ``image`` ``(1, 3, H, W)`` in :attr:`image_units`; differentiable with respect to it."""
         terms: Dict[str, torch.Tensor] = {}
         zero = image.new_zeros(())
         content_term, style_term = zero, zero
         if self.layers:
             # Each layer's losses are computed as soon as the forward pass reaches it (see
             # VGGFeatures.iter_features): the backward pass then needs less memory at peak.
-            for name, features in self.model.iter_features(image, self.layers):
+            preprocessed = self.image_units == "network"
+            for name, features in self.model.iter_features(image, self.layers, preprocessed=preprocessed):
                 if name in self.content_targets:
                     value = content_loss(features.float(), self.content_targets[name])
                     terms[f"content:{name}"] = value
@@ -167,17 +171,12 @@ class StyleObjective:
             if self.content_layers:
                 content_term = content_term * (self.content_weight / len(self.content_layers))
             style_term = style_term * self.style_weight
-        tv_term = self._tv(image) * self.tv_weight if self.tv_weight > 0 else zero
+        tv_term = tv_loss(image, self.tv_power, self.tv_reduction) * self.tv_weight if self.tv_weight > 0 else zero
         terms["content"] = content_term
         terms["style"] = style_term
         terms["tv"] = tv_term
         terms["total"] = content_term + style_term + tv_term
         return terms
-
-    def _tv(self, image: torch.Tensor) -> torch.Tensor:
-        """The unweighted TV term of ``image`` ``(1, 3, H, W)``, in :attr:`image_units`."""
-        seen = self.model.normalize(image) if self.image_units == "network" else image
-        return tv_loss(seen, self.tv_power, self.tv_reduction)
 
     def _layer_style_loss(self, name: str, features: torch.Tensor) -> torch.Tensor:
         """Unweighted style loss of one layer: plain, or summed over the masked regions."""

@@ -32,7 +32,8 @@ __all__ = ["optimize", "Evaluator", "Callback", "Objective", "Units"]
 Callback = Callable[[int, torch.Tensor, Dict[str, float]], Optional[bool]]
 #: ``objective(image) -> {"total": loss, "content": ..., ...}`` (scalar tensors).
 Objective = Callable[[torch.Tensor], Dict[str, torch.Tensor]]
-#: ``(encode, decode)``: the optimiser changes ``encode(pixels)``, the objective sees ``decode(variable)``.
+#: ``(encode, decode)``: the optimiser changes ``encode(pixels)`` (the objective is a function of
+#: that), and ``decode`` turns it back into pixels for the callback and the result.
 Units = Tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 Bound = Union[float, torch.Tensor]
 
@@ -53,9 +54,9 @@ class Evaluator:
     """The closure of a run: one loss evaluation per call, with all its bookkeeping.
 
     Args:
-        objective: the loss of an image ``(1, 3, H, W)``.
+        objective: the loss of ``image``.
         image: the leaf tensor being optimised (``requires_grad``), changed in place: the
-            pixels, or what ``decode`` turns into pixels.
+            pixels ``(1, 3, H, W)``, or what ``decode`` turns into pixels.
         optimizer: the torch optimiser over ``image`` (for ``zero_grad``).
         steps: the evaluation budget; with ``stop_at_budget`` the call after the last one raises.
         project_gradient: zero the gradient of pixels held at a bound (see :func:`zero_blocked_gradient`).
@@ -82,7 +83,7 @@ class Evaluator:
         self.began = time.perf_counter()
 
     def pixels(self) -> torch.Tensor:
-        """The image the objective sees: :attr:`image` itself, or decoded from its units."""
+        """:attr:`image` as pixels: itself, or decoded from its units."""
         return self.image if self.decode is None else self.decode(self.image)
 
     def project_(self) -> None:
@@ -96,7 +97,7 @@ class Evaluator:
         """Project, evaluate, differentiate, record; returns the total loss (a tensor, for L-BFGS)."""
         self.project_()
         self.optimizer.zero_grad(set_to_none=True)
-        terms = self.objective(self.pixels())
+        terms = self.objective(self.image)
         values = torch.stack([t.detach().float() for t in terms.values()]).tolist()  # one device sync
         record = dict(zip(terms.keys(), values))
         if not math.isfinite(record["total"]):
@@ -166,11 +167,12 @@ def optimize(
 
     ``clamp``: project the pixels onto [0, 1] before every evaluation (and after every
     Adam update); without it they may leave that range, and only the returned image is
-    clipped. ``units``: optimise ``encode(pixels)`` instead of the pixels (L-BFGS's first
-    step and Adam's ``lr`` are then in those units; see :data:`Units`). ``adam_betas``,
-    ``adam_eps``: Adam's :math:`\beta_1, \beta_2, \epsilon`; with ``adam_eps_hat``
-    :math:`\epsilon` is added to :math:`\sqrt{v_t}` before the bias correction, as
-    Keras/TensorFlow do (Kingma & Ba's :math:`\hat\epsilon`), not after it as PyTorch does.
+    clipped. ``units``: optimise ``encode(start)`` instead of the pixels; ``objective`` is
+    then a function of that (L-BFGS's first step and Adam's ``lr`` are in those units; see
+    :data:`Units`). ``adam_betas``,
+    ``adam_eps``: Adam's beta1, beta2 and epsilon; with ``adam_eps_hat`` epsilon is added
+    to sqrt(v) before the bias correction, as Keras/TensorFlow do (Kingma & Ba's "epsilon
+    hat"), not after it as PyTorch does.
     """
     encode, decode = units if units is not None else (None, None)
     image = (start if encode is None else encode(start)).detach().clone().requires_grad_(True)
@@ -255,7 +257,7 @@ def _completed(run: Evaluator, optimizer: str) -> tuple:
         # Adam's last update was never evaluated: keep it if it is the best image.
         run.project_()
         with torch.no_grad():
-            final = run.objective(run.pixels())["total"].item()
+            final = run.objective(run.image)["total"].item()
         if math.isfinite(final) and final < run.best_loss:
             run.keep(final, run.evaluations + 1)
     if run.evaluations >= 2 and run.best_step <= 1:

@@ -91,8 +91,9 @@ def test_other_units_change_lbfgs_first_step_only_by_their_scale():
     plain, scaled = [], []
     optimize(_objective, torch.zeros(1, 3, 4, 4), steps=6, line_search=False, progress=False, clamp=False,
              callback=lambda n, image, losses: plain.append(losses["total"]))
-    optimize(_objective, torch.zeros(1, 3, 4, 4), steps=6, line_search=False, progress=False, clamp=False,
-             units=(lambda x: x * scale, lambda y: y / scale), callback=lambda n, image, losses: scaled.append(losses["total"]))
+    optimize(lambda y: _objective(y / scale), torch.zeros(1, 3, 4, 4), steps=6, line_search=False, progress=False,
+             clamp=False, units=(lambda x: x * scale, lambda y: y / scale),
+             callback=lambda n, image, losses: scaled.append(losses["total"]))
     step = TARGET.sum()  # the first gradient is -2 * TARGET; L-BFGS's first step has L1 length 1
     first = lambda length: ((TARGET * (1 - length / step)) ** 2).sum().item()  # noqa: E731
     assert plain[1] == pytest.approx(first(1.0), rel=1e-5) and scaled[1] == pytest.approx(first(1 / scale), rel=1e-5)
@@ -102,10 +103,10 @@ def test_other_units_change_lbfgs_first_step_only_by_their_scale():
 def test_units_keep_the_bounds_of_the_pixels():
     # In units 2x - 1, the pixels' bounds [0, 1] are [-1, 1]: the projection still keeps the pixels in [0, 1].
     seen = []
-    optimize(lambda image: {"total": image[:, 0].sum() - image[:, 1].sum()}, torch.full((1, 3, 4, 4), 0.5),
+    optimize(lambda y: {"total": y[:, 0].sum() - y[:, 1].sum()}, torch.full((1, 3, 4, 4), 0.5),
              optimizer="adam", lr=0.5, steps=6, progress=False, units=(lambda x: 2 * x - 1, lambda y: (y + 1) / 2),
              callback=lambda n, image, losses: seen.append(losses["total"]))
-    assert min(seen) == -16.0  # the red pixels reached 0 and the green ones 1, and no further
+    assert min(seen) == -32.0  # red went to pixel 0 (-1 in these units), green to 1 (+1), and no further
 
 
 def test_keras_epsilon_is_added_before_the_bias_correction():
