@@ -456,3 +456,57 @@ def test_caffe_presets_on_the_trained_vgg16(caffe_vgg16, name, photo, painting):
     else:
         expected, got = gatys_loss_of_input(net, photo, painting)(network_input(net, image)).item(), history["total"][0]
     assert relative(got, expected) < 1e-5
+
+
+# --------------------------------------------------------------------------- the command line and the playground
+
+
+def test_the_command_line_takes_a_preset_and_given_options_win():
+    from stylelab.__main__ import build_parser, settings_from_args
+
+    def made(*options):
+        return settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg", "-o", "c.png", *options]))
+
+    assert made() == presets.settings(None, size=512)  # without --preset: the defaults, 512 px
+    assert made("--preset", "d2l") == presets.settings("d2l")  # the preset's own size, (300, 450)
+    chosen = made("--preset", "gatys", "--steps", "40", "--style-weight", "10", "--normalize", "auto")
+    assert chosen == presets.settings("gatys", steps=40, style_weight=10.0, normalize="auto", size=512)
+
+
+def test_the_command_line_names_the_presets_for_an_unknown_one(tmp_path, capsys):
+    from stylelab.__main__ import main
+
+    code = main([str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), "-o",
+                 str(tmp_path / "out.png"), "--preset", "pytorch"])
+    assert code == 2 and not (tmp_path / "out.png").exists()
+    assert "error: preset must be 'pytorch-tutorial', 'tensorflow-tutorial'" in capsys.readouterr().err
+
+
+def test_the_playground_puts_a_preset_on_its_settings(model):
+    from stylelab.widgets.models import ImageChoice, PlaygroundRun
+
+    run = PlaygroundRun(model, ImageChoice(["chelsea"], size=32), ImageChoice(["swirls"], size=32), steps=2)
+    before = run.settings()
+    for name in ("pytorch-tutorial", "tensorflow-tutorial", "neural-style"):
+        run.use_preset(name)
+        # The preset's conventions, on the playground's own images (size) and network (normalize).
+        assert run.settings() == presets.settings(name, size=None, normalize=None, seed=0), name
+    run.ratio, run.steps = 1e-4, 3  # a control changed afterwards wins; the ratio is style / content weight
+    assert run.settings().style_weight == pytest.approx(5 * 1e-4) and run.settings().content_weight == 5
+    assert run.settings().steps == 3
+    run.use_preset(None)
+    assert run.preset is None and run.settings().image_units == before.image_units == "pixels"
+
+
+@pytest.mark.slow  # more than half a second on a 2-core CPU
+def test_the_playground_view_offers_the_presets(model):
+    from stylelab.widgets.playground import StylePlayground
+
+    playground = StylePlayground(model, size=32, steps=2)
+    assert [value for _, value in playground.preset.options] == [None, *presets.names()]
+    playground.preset.value = "tensorflow-tutorial"
+    # The controls show the preset's values, even those outside their starting ranges (a ratio of 1e-6).
+    assert playground.content_layer.value == "relu5_2" and playground.optimizer.value == "adam"
+    assert playground.ratio.value == pytest.approx(1e-6) and playground.steps.value == 1000
+    assert playground.tv_weight.value == 30 and playground.settings() == playground.state.settings()
+    assert playground.settings().adam_eps_hat and "preset tensorflow-tutorial" in playground.describe(playground.settings())
