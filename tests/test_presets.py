@@ -16,7 +16,6 @@ import re
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import stylelab as sl
@@ -192,6 +191,38 @@ def relative(a, b):
     return abs(a - b) / abs(b)
 
 
+def reference_lbfgs(loss, start, to_pixels, *, clamp=False, **options):
+    """One ``step()`` of ``torch.optim.LBFGS`` (its defaults unless ``options``) from ``start``,
+    as the implementations call it: ``(images in [0, 1], losses)`` of each evaluation.
+    ``clamp``: clamp the variable to [0, 1] at the start of every evaluation (the PyTorch tutorial)."""
+    x = start.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([x], **options)
+    images, losses = [], []
+
+    def closure():
+        if clamp:
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        optimizer.zero_grad()
+        value = loss(x)
+        value.backward()
+        images.append(to_pixels(x.detach()).clamp(0, 1))
+        losses.append(value.item())
+        return value
+
+    optimizer.step(closure)
+    return images, losses
+
+
+def same_path(result, ours, theirs, losses, count):
+    """The first ``count`` evaluations of a stylize run and of a reference agree (images and losses)."""
+    assert len(ours) == count and len(losses) >= count
+    for k in range(count):
+        assert torch.allclose(ours[k], theirs[k], atol=1e-5), k
+        assert relative(result.history["total"][k], losses[k]) < 1e-5, k
+    assert losses[count - 1] < losses[0]  # the run moved
+
+
 # --------------------------------------------------------------------------- the data
 
 
@@ -266,25 +297,9 @@ def test_pytorch_tutorial_objective_and_first_iterates(model, photo, painting):
     image = torch.rand_like(photo)
     assert relative(first_value(model, photo, painting, "pytorch-tutorial", image)["total"][0], loss(image).item()) < 1e-5
     # The tutorial's loop: L-BFGS with its defaults, the pixels clamped at the start of each evaluation.
-    x = photo.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x])
-    theirs, losses = [], []
-
-    def closure():
-        with torch.no_grad():
-            x.clamp_(0, 1)
-        optimizer.zero_grad()
-        value = loss(x)
-        value.backward()
-        theirs.append(x.detach().clone())
-        losses.append(value.item())
-        return value
-
-    optimizer.step(closure)
+    theirs, losses = reference_lbfgs(loss, photo, lambda x: x, clamp=True)
     result, ours = stylelab_run(model, photo, painting, "pytorch-tutorial", photo, 6)
-    for k in range(6):
-        assert torch.allclose(ours[k], theirs[k], atol=1e-5), k
-        assert relative(result.history["total"][k], losses[k]) < 1e-5, k
+    same_path(result, ours, theirs, losses, 6)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU
@@ -294,16 +309,17 @@ def test_tensorflow_tutorial_objective_and_first_iterates(model, photo, painting
     history = first_value(model, photo, painting, "tensorflow-tutorial", image)
     assert relative(history["total"][0], loss(image).item()) < 1e-5
     # train_step: the gradient, Keras's Adam (lr 0.02, beta1 0.99, epsilon 0.1 before the bias correction), clip.
-    x, m, v, theirs = photo.clone(), 0.0, 0.0, []
+    x, m, v, theirs, losses = photo.clone(), 0.0, 0.0, [], []
     for t in range(1, 5):
         theirs.append(x.clone())
         x.requires_grad_(True)
-        (g,) = torch.autograd.grad(loss(x), x)
+        value = loss(x)
+        losses.append(value.item())
+        (g,) = torch.autograd.grad(value, x)
         m, v = 0.99 * m + 0.01 * g, 0.999 * v + 0.001 * g ** 2
         x = (x.detach() - 0.02 * math.sqrt(1 - 0.999 ** t) / (1 - 0.99 ** t) * m / (v.sqrt() + 0.1)).clamp(0, 1)
-    _, ours = stylelab_run(model, photo, painting, "tensorflow-tutorial", photo, 4)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours, theirs))
-    assert not torch.allclose(ours[1], ours[0])  # the run moved
+    result, ours = stylelab_run(model, photo, painting, "tensorflow-tutorial", photo, 4)
+    same_path(result, ours, theirs, losses, 4)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU
@@ -325,8 +341,7 @@ def test_d2l_objective_with_its_in_place_relus_and_first_iterates(model, photo, 
         value.backward()
         trainer.step()
     result, ours = stylelab_run(model, photo, painting, "d2l", photo, 4)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours, theirs))
-    assert all(relative(a, b) < 1e-5 for a, b in zip(result.history["total"], losses))
+    same_path(result, ours, theirs, losses, 4)
 
 
 def test_d2l_keeps_relu_outputs_where_its_text_says_convolutions(model, photo):
@@ -356,23 +371,10 @@ def test_neural_style_objective_tv_gradient_and_first_iterates(model, photo, pai
     # Torch's optim.lbfgs, learning rate 1, no line search, on the preprocessed image, nothing clamped (without
     # its TV term, whose border differs as shown above).
     start = torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
-    v = network_input(model, start).clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([v], max_iter=10, history_size=100, tolerance_grad=-1, tolerance_change=-1)
-    theirs_images, losses = [], []
-
-    def closure():
-        optimizer.zero_grad()
-        value = printed(v)
-        value.backward()
-        theirs_images.append(pixels_of(model, v.detach()).clamp(0, 1))
-        losses.append(value.item())
-        return value
-
-    optimizer.step(closure)
-    result, ours_images = stylelab_run(model, photo, painting, "neural-style", start, 5, tv_weight=0.0)
-    assert all(relative(a, b) < 1e-5 for a, b in zip(result.history["total"], losses[:5]))
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours_images, theirs_images[:5]))
-    assert losses[4] < 0.5 * losses[0]  # the run moved
+    theirs, losses = reference_lbfgs(printed, network_input(model, start), lambda v: pixels_of(model, v), max_iter=10,
+                                     tolerance_grad=-1, tolerance_change=-1)
+    result, ours = stylelab_run(model, photo, painting, "neural-style", start, 5, tv_weight=0.0)
+    same_path(result, ours, theirs, losses, 5)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU
@@ -384,23 +386,9 @@ def test_gatys_objective_and_first_iterates(model, photo, painting):
     history = first_value(net, photo, painting, "gatys", image)
     assert relative(history["total"][0], loss(network_input(net, image)).item()) < 1e-5
     # The notebook: optim.LBFGS with its defaults on the preprocessed content image, nothing clamped.
-    x = network_input(net, photo).clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x])
-    theirs, losses = [], []
-
-    def closure():
-        optimizer.zero_grad()
-        value = loss(x)
-        value.backward()
-        theirs.append(pixels_of(net, x.detach()).clamp(0, 1))
-        losses.append(value.item())
-        return value
-
-    optimizer.step(closure)
+    theirs, losses = reference_lbfgs(loss, network_input(net, photo), lambda x: pixels_of(net, x))
     result, ours = stylelab_run(net, photo, painting, "gatys", photo, 6)
-    assert all(relative(a, b) < 1e-5 for a, b in zip(result.history["total"], losses[:6]))
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours, theirs[:6]))
-    assert losses[5] < losses[0]  # the run moved
+    same_path(result, ours, theirs, losses, 6)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU
