@@ -100,8 +100,8 @@ GENERAL_DIFFERENCES: Tuple[Difference, ...] = (
                "their last iterate."),
 )
 
-_TORCHVISION_VGG_RELU = "pytorch/vision@v0.29.1:torchvision/models/vgg.py:85"
-_TORCH_LBFGS = "pytorch/pytorch@v2.14.1:torch/optim/lbfgs.py:211-217"
+_TORCHVISION_VGG_RELU = "torchvision 0.29.1 (as installed):torchvision/models/vgg.py:85"
+_TORCH_LBFGS = "torch 2.14.1 (as installed):torch/optim/lbfgs.py:212-218"
 _KERAS = "keras-team/keras@3422977a5e38fb2f7709aaa9a08e47f0c43d0f60"
 _TORCH7_LBFGS = "torch/optim@a5ceed7c21a56d32a36706823e8436741b230d1c:lbfgs.lua"
 
@@ -148,7 +148,9 @@ _PYTORCH = Preset(
             "photo almost pixel for pixel, and conv1_1 ... conv3_1 carry colours and fine strokes but no larger "
             "shapes (lesson 04, section 1). The picture is the photo under the painting's colours and texture, "
             "with little of its larger structure. Plain L-BFGS without a line search, as here, now and then takes "
-            "a much too long step (lesson 05)."),
+            "a much too long step (lesson 05). Its style weight was chosen for torchvision's VGG-19: on the "
+            "ImageNet-trained VGG-16 with Caffe weights (pixels in 0-255 units, unnormalised) the same 1e6 puts "
+            "the style about nine million times above the balance point (presets.effective_balance)."),
 )
 
 _TENSORFLOW = Preset(
@@ -193,8 +195,9 @@ _TENSORFLOW = Preset(
                    "tutorial's numbers weigh the losses differently: compare with effective_balance()."),
     ),
     effect=("Content is matched at relu5_2, the deepest layer of all these presets: the photo's layout survives but "
-            "its details are free to change. The style weight is tiny in number but not in effect: the Gram "
-            "matrices are only divided by H W, and the style layers count equally. The TV term (absolute "
+            "its details are free to change. The style weight is tiny in number but not in effect on a Caffe-style "
+            "network like its own: the Gram matrices are only divided by H W and the activations are in 0-255 "
+            "units (on the trained Caffe VGG-16, about 10 times the balance point). The TV term (absolute "
             "differences, summed over the whole image) smooths flat areas but keeps edges, and Adam with beta1 = "
             "0.99 carries a lot of momentum, so the picture changes smoothly from step to step."),
 )
@@ -298,8 +301,9 @@ _NEURAL_STYLE = Preset(
     ),
     effect=("The picture is built from a random start, not from the photo: everything of the photo in it comes "
             "through relu4_2, so its colours and fine details are the painting's. Content 5 against style 100 in "
-            "Gram / (C H W) units on the unnormalised Caffe network leans strongly towards the style; the TV term "
-            "smooths the noise of the start. Plain L-BFGS, as here, now and then overshoots."),
+            "Gram / (C H W) units on the unnormalised Caffe network leans strongly towards the style (on the "
+            "trained Caffe VGG-16, about 350 times the balance point); the TV term smooths the noise of the start. "
+            "Plain L-BFGS, as here, now and then overshoots."),
 )
 
 _GATYS = Preset(
@@ -345,9 +349,10 @@ _GATYS = Preset(
     ),
     effect=("This is the paper's recipe (Gatys et al. 2016) as its authors run it: relu4_2 for content, relu1_1 ... "
             "relu5_1 for style weighted 1e3 / N_l^2 on the normalised network, starting from the photo. The "
-            "shallow layers' 1 / N_l^2 makes colour and fine texture count most; from the photo, L-BFGS keeps its "
-            "layout and repaints its surfaces. Without clamping, saturated colours may leave the displayable "
-            "range during the run and are clipped at the end."),
+            "shallow layers' 1 / N_l^2 makes colour and fine texture count most. On stylelab's normalised, trained "
+            "VGG-16 these weights sit below the balance point (about 0.3: the photo's side weighs about three "
+            "times the painting's), and the run starts from the photo, so its layout stays. Without clamping, "
+            "saturated colours may leave the displayable range during the run and are clipped at the end."),
 )
 
 
