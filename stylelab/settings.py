@@ -9,7 +9,10 @@ afterwards, only copied with changes (:meth:`TransferSettings.replace`, checked 
 Every entry point makes its settings here: :func:`~stylelab.stylize` (its keyword
 arguments are these fields), the command line, the result cache (which keys entries on
 :meth:`TransferSettings.record`), :mod:`stylelab.measure` and the widgets. A result
-carries the settings that made it (``result.settings``).
+carries the settings that made it (``result.settings``). ``preset=`` (another
+implementation's conventions as the starting values) is read one level up, by
+:func:`stylelab.presets.settings`, which makes these settings from the preset's values
+and the explicit ones.
 
 >>> settings = TransferSettings(style_weight=1e5, steps=200)      # doctest: +SKIP
 >>> result = stylelab.transfer.run(content, style, settings)      # doctest: +SKIP
