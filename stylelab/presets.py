@@ -107,7 +107,7 @@ def _stylelab() -> Preset:
         Fact("evaluations", str(d.steps), "stylelab/settings.py"),
         Fact("init", "the content image", "stylelab/settings.py"),
         Fact("clamp", "projected onto [0, 1] before every evaluation", "stylelab/optimize.py"),
-        Fact("size", "as given (the command line: longer side 512 px)", "stylelab/__main__.py"),
+        Fact("size", "as given (the command line: its --size default)", "stylelab/__main__.py"),
         Fact("pooling", d.network.pooling, "stylelab/network.py"),
     )
     return Preset(
