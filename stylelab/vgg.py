@@ -219,6 +219,12 @@ class VGGFeatures(nn.Module):
             image = image.flip(1)
         return (image - self.mean) / self.scale
 
+    def denormalize(self, network_input: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalize`: ``(B, 3, H, W)`` network input back to RGB pixels
+        (in [0, 1] for any input that :meth:`normalize` made from such pixels)."""
+        image = network_input * self.scale + self.mean
+        return image.flip(1) if self.preprocessing == "caffe" else image
+
     def forward(self, image: torch.Tensor, layers: str | Iterable[str]) -> Dict[str, torch.Tensor]:
         """Activations of ``layers`` for ``image``.
 
@@ -234,9 +240,11 @@ class VGGFeatures(nn.Module):
         found = dict(self.iter_features(image, names))
         return {name: found[name] for name in names}
 
-    def iter_features(self, image: torch.Tensor, layers: str | Iterable[str]) -> Iterator[Tuple[str, torch.Tensor]]:
+    def iter_features(self, image: torch.Tensor, layers: str | Iterable[str], *,
+                      preprocessed: bool = False) -> Iterator[Tuple[str, torch.Tensor]]:
         """Yield ``(name, activations)`` for ``layers`` in network order, as the forward pass
-        reaches them, and stop after the deepest one.
+        reaches them, and stop after the deepest one. ``preprocessed``: ``image`` is already
+        the network's input (:meth:`normalize` of some pixels), not RGB pixels.
 
         A loss computed on each activation before asking for the next one is recorded in
         the autograd graph between the network's layers, so the backward pass meets it
@@ -250,7 +258,8 @@ class VGGFeatures(nn.Module):
         arch.check_input_size(image.shape[-2], image.shape[-1], names)
         wanted = set(names)
         last = max(arch.spec(name).index for name in names)
-        x = self.normalize(image.to(device=self.mean.device, dtype=self.mean.dtype))
+        x = image.to(device=self.mean.device, dtype=self.mean.dtype)
+        x = x if preprocessed else self.normalize(x)
         x = x.to(_PRECISIONS[self.precision])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

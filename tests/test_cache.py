@@ -75,6 +75,13 @@ CHANGES = {
     "scales": [24, 48],
     "line_search": False,
     "layer_weighting": "paper",
+    "tv_power": 1,
+    "tv_reduction": "sum",
+    "image_units": "network",
+    "clamp": False,
+    "adam_betas": (0.5, 0.9),
+    "adam_eps": 1e-3,
+    "adam_eps_hat": True,
 }
 
 
