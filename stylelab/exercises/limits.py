@@ -70,9 +70,11 @@ def limit(seconds: Any) -> float:
 
 
 def _async_exc() -> Any:
-    """CPython's ``PyThreadState_SetAsyncExc(thread id, exception or NULL)``, or None where ctypes cannot reach it.
+    """CPython's ``PyThreadState_SetAsyncExc(thread id, exception)``, or None where ctypes cannot reach it.
 
     A private prototype, so that no other library's ``argtypes`` on ``ctypes.pythonapi`` matter.
+    (It is never called with NULL to clear a pending exception: in CPython 3.11 that leaves the
+    interpreter's "pending" flag set, which hangs the next ``signal.signal`` under a profiler.)
     """
     try:
         return ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
@@ -81,16 +83,7 @@ def _async_exc() -> Any:
         return None
 
 
-def _async_clear() -> Any:
-    """The same C function declared with a pointer argument, so that passing None clears a pending exception."""
-    try:
-        return ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(
-            ("PyThreadState_SetAsyncExc", ctypes.pythonapi))
-    except (AttributeError, OSError):
-        return None
-
-
-_INJECT, _CLEAR = _async_exc(), _async_clear()
+_INJECT = _async_exc()
 
 
 class _Watchdog:
@@ -99,7 +92,7 @@ class _Watchdog:
     def __init__(self, target: int, deadline: float) -> None:
         self.target, self.deadline = target, deadline
         self.lock, self.done = threading.Lock(), threading.Event()
-        self.active = True
+        self.active, self.injected = True, False
         self.thread = threading.Thread(target=self._run, name="stylelab-time-limit", daemon=True)
         self.thread.start()
 
@@ -117,17 +110,23 @@ class _Watchdog:
                     if not self.active:
                         return
                     _INJECT(self.target, TimeUp)
+                    self.injected = True
                 if self.done.wait(_REPEAT if time.monotonic() < patience else _RARELY):
                     return
         finally:
             sys.setswitchinterval(interval)
 
     def stop(self) -> None:
-        """No injection after this returns; one still pending is cleared (or has been raised)."""
+        """No injection after this returns (one may still be pending: see :func:`_settle`)."""
         with self.lock:
             self.active = False
         self.done.set()
-        _CLEAR(self.target, None)
+
+
+def _settle() -> None:
+    """Give a TimeUp still pending for this thread the chance to be raised here (at a backward jump)."""
+    for _ in range(8):
+        pass
 
 
 @contextlib.contextmanager
@@ -152,8 +151,8 @@ def time_limit(seconds: Any) -> Iterator[None]:
         yield
     finally:
         # Leave nothing behind, even if a late TimeUp arrives while cleaning up: the steps are
-        # idempotent and retried; an exception raised here reaches the caller as TimeUp.
-        for _ in range(3):
+        # idempotent and retried until a round passes without one.
+        for _ in range(5):
             try:
                 if watchdog is not None:
                     watchdog.stop()
@@ -163,6 +162,8 @@ def time_limit(seconds: Any) -> Iterator[None]:
                     if outer:
                         left = outer - (time.monotonic() - began)
                         signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+                if watchdog is not None and watchdog.injected:
+                    _settle()
                 break
             except TimeUp:
                 continue
