@@ -17,7 +17,7 @@ import torch
 
 import stylelab as sl
 from stylelab.errors import GradingError
-from stylelab.exercises import checking, grader, sandbox
+from stylelab.exercises import checking, grader, limits, sandbox
 from stylelab.exercises.grader import Cell, grade
 
 from .helpers import SOLUTIONS
@@ -91,6 +91,18 @@ def test_the_profile_hook_notes_stylelab_called_from_the_answer_but_not_the_chec
         sys.setprofile(previous)
     assert quiet == []
     assert guard.found == ["the answer called stylelab's stylelab.losses.gram_matrix"]
+
+
+def test_the_time_limits_alarm_is_not_the_answer_calling_stylelab(guard):
+    previous = sys.getprofile()
+    sys.setprofile(guard.profile)
+    try:
+        with pytest.raises(limits.TimeUp):
+            with limits.time_limit(0.05):
+                _student("while True:\n    pass", {})
+    finally:
+        sys.setprofile(previous)
+    assert guard.found == []
 
 
 def test_replacing_what_the_checkers_use_is_seen_and_put_back(monkeypatch):
