@@ -14,6 +14,7 @@ first number is mostly the new process's start (importing torch). Not run in CI.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ def lesson_cells(lesson: str) -> list:
         meta = cell["metadata"]["nbgrader"]
         if cell["cell_type"] != "code" or meta["grade"]:
             continue
-        source = cell["source"].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION", "")
+        source = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", cell["source"], flags=re.MULTILINE)
         cells.append(Cell(source, "answer" if meta["solution"] else "setup", meta["grade_id"]))
     return cells
 
