@@ -23,6 +23,8 @@ from . import analysis, cache, color, data, masks, normalization, patterns, scal
 from .device import pick_device
 from .errors import (
     DownloadError,
+    FileReadError,
+    FileWriteError,
     ImageLoadError,
     ImageNotFoundError,
     ImageTooSmallError,
@@ -100,4 +102,6 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "OutputPathError",
+    "FileWriteError",
+    "FileReadError",
 ]
