@@ -163,7 +163,8 @@ class VGGFeatures(nn.Module):
         def measure() -> Dict[str, torch.Tensor]:
             return channel_means(self.iter_features, relus, calibration_images())
 
-        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure)
+        channels = {name: self.architecture.spec(name).out_channels for name in relus}
+        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure, channels)
         rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
         self.normalized = True
 
