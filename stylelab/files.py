@@ -361,7 +361,7 @@ def _translated(exc: OSError, target: Path, what: str) -> FileWriteError:
         message = (f"There is no space left on the disk for {what} {_shown(target)}; free some space (or choose "
                    "a folder on another disk) and run again.")
     elif number == errno.EISDIR:
-        message = f"{_shown(target)} is a folder, so {what} cannot be written there; give the path of a file."
+        message = f"{_shown(target)} is a folder, so {what} cannot be written there; give a file name inside it."
     elif number == errno.ENOTDIR:
         message = (f"Cannot write {what} {_shown(target)}: {_shown(_file_in_the_way(target.parent))} is a file, "
                    "not a folder; choose another folder.")
