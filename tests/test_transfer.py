@@ -149,9 +149,16 @@ def test_keyboard_interrupt_returns_best_image_so_far(content, style, model, sma
     assert result.best_step == 1 + result.history["total"].index(min(result.history["total"]))
 
 
-def test_non_finite_loss_stops_with_a_cause(content, style, model, small_run):
-    with pytest.warns(RuntimeWarning, match="style loss became infinite.*style_weight=1e\\+39 is too large"):
-        result = small_run(content, style, style_weight=1e39)
+def test_non_finite_loss_stops_with_a_cause(content, style, small_run):
+    # A weight beyond float32 is refused before any work (issue 20); a network whose activations
+    # overflow still makes the loss infinite, and the run stops with the best image and a cause.
+    with pytest.raises(sl.ParameterError, match="style_weight must be at most 3.40282e\\+38; got 1e\\+39"):
+        small_run(content, style, style_weight=1e39)
+    state = sl.weights.random_weights(0)
+    state["conv1_1.weight"] = state["conv1_1.weight"] * 1e30
+    overflowing = sl.VGGFeatures(sl.weights.VGGWeights(state, "random", "torchvision"), device="cpu")
+    with pytest.warns(RuntimeWarning, match="loss became (NaN|infinite) at evaluation 1: .*best image before that"):
+        result = small_run(content, style, overflowing)
     assert result.status == "diverged" and torch.equal(result.image, content)
 
 
