@@ -225,3 +225,28 @@ def test_only_regular_files_are_ever_opened(tmp_path):
     assert files.read_regular(tmp_path / "a_file" / "below", limit=99) is None
     assert files.read_regular(tmp_path / "big", limit=100) == b"x" * 100
     assert files.read_regular(tmp_path / "big", limit=0, first=3) == b"xxx"
+
+
+# --------------------------------------------------------------------------- one writer for the whole package
+
+_BYPASSES = re.compile(
+    r"\.write_text\(|\.write_bytes\(|\bos\.(replace|rename)\(|\.replace\(folder|mkstemp\(|NamedTemporaryFile\("
+    r"|json\.dump\(|\bopen\([^)]*,\s*[\"'][wax]|torch\.save\((?![^,()]+,\s*buffer\))|np\.save\((?!buffer,)"
+)
+#: Writes that are not files of the package's own: a command to the kernel.
+_ALLOWED = {("measure.py", 'with open(clear_refs, "w") as handle:')}
+
+
+def test_every_file_the_package_writes_goes_through_the_safe_writer():
+    package = os.path.dirname(sl.__file__)
+    found = []
+    for folder, _, names in os.walk(package):
+        for name in names:
+            if not name.endswith(".py") or name == "files.py":
+                continue
+            path = os.path.join(folder, name)
+            for number, line in enumerate(open(path, encoding="utf-8"), 1):
+                code = line.split("#")[0]
+                if _BYPASSES.search(code) and (name, code.strip()) not in _ALLOWED:
+                    found.append(f"{os.path.relpath(path, package)}:{number}: {line.strip()}")
+    assert found == [], "write these through stylelab.files.write_atomic:\n" + "\n".join(found)
