@@ -60,7 +60,7 @@ import numpy as np
 import torch
 
 from .errors import FileReadError, OutputPathError, ParameterError, StyleLabError
-from .files import name_too_long, read_regular, temporary_target, write_atomic
+from .files import path_too_long, read_regular, temporary_target, write_atomic
 from .images import MAX_PIXELS, image_shape, load_image, target_size
 from .network import build_model, use_model
 from .prepare import output_size
@@ -103,10 +103,10 @@ class ResultCache:
 
     def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER) -> None:
         self.folder = Path(folder).expanduser()
-        problem = name_too_long(self.folder)
+        problem = path_too_long(self.folder)
         if problem:
             raise OutputPathError(problem)
-        if self.folder.exists() and not self.folder.is_dir():
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
             raise OutputPathError(
                 f"The cache folder {str(self.folder)!r} is a file, not a folder; pass another path to ResultCache."
             )

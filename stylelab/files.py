@@ -38,6 +38,7 @@ import re
 import secrets
 import socket
 import stat
+import sys
 import time
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Union
@@ -51,13 +52,16 @@ __all__ = [
     "is_temporary",
     "temporary_target",
     "remove_stale_temporaries",
-    "name_too_long",
+    "path_too_long",
     "NAME_MAX",
+    "PATH_MAX",
     "STALE_AFTER",
 ]
 
 #: Longest file name, in bytes, that common file systems allow (ext4, APFS, NTFS, tmpfs).
 NAME_MAX = 255
+#: Longest path, in bytes, that the system allows (Linux's PATH_MAX; 1024 on macOS).
+PATH_MAX = 1024 if sys.platform == "darwin" else 4096
 #: Seconds after which a temporary file counts as stale even if its process cannot be checked
 #: (it was written on another machine, or in another container, sharing the folder).
 STALE_AFTER = 24 * 3600
@@ -91,7 +95,7 @@ def write_atomic(path: Union[str, os.PathLike], data: Data, *, what: str = "the 
             and no temporary file is left.
     """
     target = Path(path)
-    too_long = name_too_long(target)
+    too_long = path_too_long(target)
     if too_long:
         raise _error(too_long, errno.ENAMETOOLONG, target)
     with _as_write_error(target, what):
@@ -323,13 +327,18 @@ def _check_regular(info: os.stat_result, what: str, shown: str) -> None:
 # --------------------------------------------------------------------------- messages
 
 
-def name_too_long(path: Union[str, os.PathLike]) -> Optional[str]:
-    """The sentence that refuses ``path`` when one of its names is longer than :data:`NAME_MAX` bytes, else ``None``."""
+def path_too_long(path: Union[str, os.PathLike]) -> Optional[str]:
+    """The sentence that refuses ``path`` when one of its names is longer than :data:`NAME_MAX`
+    bytes, or the whole (absolute) path longer than :data:`PATH_MAX`; else ``None``."""
     for part in Path(path).parts:
         size = len(os.fsencode(part))
         if size > NAME_MAX:
             return (f"The name {_shown(Path(part))} is {size} bytes long, more than the {NAME_MAX} that file "
                     "systems allow; choose a shorter name.")
+    size = len(os.fsencode(os.path.abspath(path)))
+    if size > PATH_MAX:
+        return (f"The path {_shown(Path(path))} is {size} bytes long, more than the {PATH_MAX} that this system "
+                "allows; choose a shorter path.")
     return None
 
 
@@ -366,7 +375,7 @@ def _translated(exc: OSError, target: Path, what: str) -> FileWriteError:
         message = (f"Cannot write {what} {_shown(target)}: {_shown(_file_in_the_way(target.parent))} is a file, "
                    "not a folder; choose another folder.")
     elif number == errno.ENAMETOOLONG:
-        message = name_too_long(target) or (f"The path {_shown(target)} is too long for the file system; choose a "
+        message = path_too_long(target) or (f"The path {_shown(target)} is too long for the file system; choose a "
                                             "shorter name or a folder nearer the root.")
     elif number in (errno.EACCES, errno.EPERM):
         message = f"No permission to write {what} in {folder}; choose a folder you can write to."

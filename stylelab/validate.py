@@ -37,6 +37,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import MemoryLimitError, OutputPathError, ParameterError
+from .files import path_too_long
 from .layers import check_layer_names
 
 __all__ = [
@@ -344,12 +345,15 @@ def output_path(path: Any, inputs: Iterable[Any] = ()) -> Path:
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise OutputPathError(f"The output must be a file path such as 'out.png'; got {path!r}.")
     target = Path(path).expanduser()
+    too_long = path_too_long(target)
+    if too_long:
+        raise OutputPathError(too_long)
     if target.suffix.lower() not in _SAVE_SUFFIXES:
         raise OutputPathError(
             f"Cannot tell which format to save {target.name!r} in; end the file name with one of "
             f"{', '.join(_SAVE_SUFFIXES)}."
         )
-    if target.is_dir():
+    if os.path.isdir(target):  # os.path's tests never raise (a path too long for the system is "not there")
         raise OutputPathError(f"The output {str(target)!r} is a folder; give a file name inside it, e.g. {str(target / 'out.png')!r}.")
     for source in inputs:
         if isinstance(source, (str, os.PathLike)) and _same_file(Path(source).expanduser(), target):
@@ -357,20 +361,20 @@ def output_path(path: Any, inputs: Iterable[Any] = ()) -> Path:
                 f"The output {str(target)!r} is one of the input images; choose another output name so the input is kept."
             )
     folder = _existing_ancestor(target.parent)
-    if folder.exists() and not folder.is_dir():
+    if os.path.exists(folder) and not os.path.isdir(folder):
         raise OutputPathError(
             f"Cannot create {str(target)!r}: {str(folder)!r} is a file, not a folder; choose another output folder."
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"Cannot write in the folder {str(folder)!r} (no permission); choose another output folder.")
-    if target.exists() and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
+    if os.path.exists(target) and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
         raise OutputPathError(f"Cannot replace {str(target)!r} (no permission); choose another output name.")
     return target
 
 
 def _same_file(a: Path, b: Path) -> bool:
     try:
-        if a.exists() and b.exists():
+        if os.path.exists(a) and os.path.exists(b):
             return os.path.samefile(a, b)
         return a.resolve() == b.resolve()
     except OSError:
@@ -380,6 +384,6 @@ def _same_file(a: Path, b: Path) -> bool:
 def _existing_ancestor(folder: Path) -> Path:
     """The nearest folder (or file) at or above ``folder`` that exists."""
     current = folder if str(folder) else Path(".")
-    while not current.exists() and current != current.parent:
+    while not os.path.exists(current) and current != current.parent:
         current = current.parent
     return current

@@ -164,7 +164,7 @@ def test_no_permission_is_one_sentence(tmp_path, monkeypatch):
     ("folder_is_a_file", "is a file, not a folder; choose another folder"),
     ("folder_under_a_file", "is a file, not a folder; choose another folder"),
     ("name_300_characters", "is 300 bytes long, more than the 255 that file systems allow"),
-    ("path_5000_characters", "is too long for the file system"),
+    ("path_5000_characters", "bytes long, more than the 4096 that this system allows; choose a shorter path"),
 ])
 def test_odd_targets_are_one_sentence(tmp_path, case, message):
     (tmp_path / "a_file").write_text("mine")
