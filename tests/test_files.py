@@ -250,3 +250,28 @@ def test_every_file_the_package_writes_goes_through_the_safe_writer():
                 if _BYPASSES.search(code) and (name, code.strip()) not in _ALLOWED:
                     found.append(f"{os.path.relpath(path, package)}:{number}: {line.strip()}")
     assert found == [], "write these through stylelab.files.write_atomic:\n" + "\n".join(found)
+
+
+_KILLED_MID_WRITE = """
+import os, signal, sys
+from stylelab import files
+real = files._write_some
+def write_then_die(handle, data):
+    real(handle, data[:10])
+    os.kill(os.getpid(), signal.SIGKILL)  # no cleanup can run: what a power cut or the OOM killer does
+files._write_some = write_then_die
+files.write_atomic(sys.argv[1], b"x" * 1000)
+"""
+
+
+@pytest.mark.slow  # starts a Python process that imports stylelab
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGKILL"), reason="POSIX signals")
+def test_a_writer_killed_mid_write_leaves_a_recognisable_file_that_the_next_write_removes(tmp_path):
+    target = tmp_path / "vgg16-imagenet-caffe.pth"
+    done = subprocess.run([sys.executable, "-c", _KILLED_MID_WRITE, str(target)], capture_output=True,
+                          env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(sl.__file__))})
+    assert done.returncode == -9
+    (left,) = tmp_path.iterdir()
+    assert files.is_temporary(left.name) and left.read_bytes() == b"x" * 10 and not target.exists()
+    files.write_atomic(target, b"whole")
+    assert _names(tmp_path) == [target.name] and target.read_bytes() == b"whole"
