@@ -132,7 +132,7 @@ def build_caffe_vgg16(wheel: Optional[str | os.PathLike] = None, dest: Optional[
     if problem is None:
         remove_stale_temporaries(target.parent)
         return target
-    if target.is_dir():
+    if os.path.isdir(target):
         raise FileWriteError(f"{str(target)!r} is a folder; give a file name inside it, e.g. "
                              f"{str(target / caffe_vgg16_path().name)!r}.")
     if problem != "missing" and dest is not None and not _is_empty(target):
@@ -154,9 +154,9 @@ def build_caffe_vgg16(wheel: Optional[str | os.PathLike] = None, dest: Optional[
 def _existing_problem(target: Path) -> Optional[str]:
     """Why ``target`` does not hold the converted network (``"missing"`` if there is nothing), or ``None``."""
     try:
-        if not target.exists() and not target.is_symlink():
+        if not os.path.lexists(target):  # os.path's tests never raise (a name too long for the system is missing)
             return "missing"
-        if not target.is_file():
+        if not os.path.isfile(target):
             return "is not a regular file"
         state = read_state_dict(target)
     except WeightsFileError as exc:
@@ -172,10 +172,7 @@ def _existing_problem(target: Path) -> Optional[str]:
 
 
 def _is_empty(path: Path) -> bool:
-    try:
-        return path.is_file() and path.stat().st_size == 0
-    except OSError:
-        return False
+    return os.path.isfile(path) and os.path.getsize(path) == 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
