@@ -114,8 +114,9 @@ def whole_number(name: str, value: Any, minimum: int = 1, maximum: Optional[int]
     return number
 
 
-def _finite(name: str, value: Any) -> float:
-    """``value`` as a finite ``float``: a Python or numpy number, not a bool or a string."""
+def _finite(name: str, value: Any, kind: str) -> float:
+    """``value`` as a finite ``float``: a Python or numpy number, not a bool or a string (``kind``: what
+    the message asks for, e.g. ``"a finite number >= 0"``)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ParameterError(f"{name} must be a number; got {value!r}.")
     try:
@@ -123,7 +124,7 @@ def _finite(name: str, value: Any) -> float:
     except (OverflowError, ValueError):  # an int too large for a float
         number = math.inf
     if not math.isfinite(number):
-        raise ParameterError(f"{name} must be a finite number; got {_short(value)}.")
+        raise ParameterError(f"{name} must be {kind}; got {_short(value)}.")
     return number
 
 
@@ -146,7 +147,7 @@ def non_negative(name: str, value: Any, maximum: float = FLOAT32_MAX) -> float:
     The default maximum is the largest float32, :data:`FLOAT32_MAX`: the objective is
     computed in float32, where a larger weight is infinite.
     """
-    number = _finite(name, value)
+    number = _finite(name, value, "a finite number >= 0")
     if number < 0:
         raise ParameterError(
             f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
@@ -160,7 +161,7 @@ def positive(name: str, value: Any, maximum: float = FLOAT32_MAX) -> float:
 
     Settings with a natural scale have their own maximum: :data:`MAX_LR`, :data:`MAX_STYLE_SCALE`.
     """
-    number = _finite(name, value)
+    number = _finite(name, value, "a finite number > 0")
     if number <= 0:
         raise ParameterError(f"{name} must be greater than 0; got {value!r}.")
     return _at_most(name, number, value, maximum)
