@@ -70,7 +70,7 @@ from .transfer import run, settings_from
 from .vgg import VGGFeatures
 from .weights import state_digest
 
-__all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT", "InvalidEntry", "checked_entry"]
+__all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
 
 #: Default folder, relative to the working directory (the lessons run in ``notebooks/``,
 #: where ``.gitignore`` keeps ``.stylelab_cache/`` out of git).
@@ -204,7 +204,8 @@ class ResultCache:
              shape: Optional[Tuple[int, int]] = None) -> Optional[StyleTransferResult]:
         """The stored result for ``key``, or ``None`` (a miss) if it is absent or invalid.
 
-        Nothing on disk is trusted: the entry is checked by :func:`checked_entry` first. An
+        Nothing on disk is trusted: this is the one place an entry is read, and it is checked
+        (by :func:`_checked_meta` and :func:`_checked_result`) before it is returned. An
         invalid entry (damaged, not written by this cache, holding values no run makes)
         is a miss, said once in a ``RuntimeWarning``, and is recomputed.
         ``description`` (what the entry must have been keyed by) and ``shape`` (the
@@ -219,9 +220,9 @@ class ResultCache:
             height, width = meta["shape"][2:]
             image_bytes = read_regular(image_path, limit=_npy_bytes(height, width), what="the cache image")
             if image_bytes is None:
-                raise InvalidEntry("its image file is missing")
-            return checked_entry(meta, image_bytes)
-        except (InvalidEntry, FileReadError) as exc:
+                raise _Invalid("its image file is missing")
+            return _checked_result(meta, image_bytes)
+        except (_Invalid, FileReadError) as exc:
             warnings.warn(
                 f"Ignoring the damaged cache entry {key} in {str(self.folder)!r} ({_fragment(exc)}); it will be recomputed.",
                 RuntimeWarning,
@@ -366,7 +367,7 @@ def _output_shape(content: Any, settings: TransferSettings) -> Optional[Tuple[in
 # --------------------------------------------------------------------------- what an entry must be
 
 
-class InvalidEntry(Exception):
+class _Invalid(Exception):
     """A cache entry that must not be trusted (the reason is the message); :meth:`ResultCache.load` makes it a miss."""
 
 
@@ -390,7 +391,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _no_constants(name: str) -> Any:
-    raise InvalidEntry(f"it holds {name}, which the cache never writes")
+    raise _Invalid(f"it holds {name}, which the cache never writes")
 
 
 def _checked_meta(raw: bytes, key: str, description: Optional[Dict[str, Any]],
@@ -399,65 +400,65 @@ def _checked_meta(raw: bytes, key: str, description: Optional[Dict[str, Any]],
     try:
         meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise InvalidEntry("its .json file is not valid JSON") from None
+        raise _Invalid("its .json file is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("written_by") != MARK or meta.get("format") != CACHE_FORMAT:
-        raise InvalidEntry("it was written by another version of the cache, or not by the cache")
+        raise _Invalid("it was written by another version of the cache, or not by the cache")
     if meta.get("key") != key:
-        raise InvalidEntry("it belongs to another key")
+        raise _Invalid("it belongs to another key")
     if description is not None and meta.get("settings") != json.loads(json.dumps(description)):
-        raise InvalidEntry("it was made with other settings")
+        raise _Invalid("it was made with other settings")
     stored = meta.get("shape")
     if not (isinstance(stored, list) and len(stored) == 4 and stored[:2] == [1, 3]
             and all(_is_int(side, 1, MAX_PIXELS) for side in stored[2:]) and stored[2] * stored[3] <= MAX_PIXELS):
-        raise InvalidEntry(f"its image shape {stored!r} is not (1, 3, H, W) with H, W >= 1")
+        raise _Invalid(f"its image shape {stored!r} is not (1, 3, H, W) with H, W >= 1")
     if shape is not None and tuple(stored[2:]) != tuple(shape):
-        raise InvalidEntry(f"its image is {stored[2]}x{stored[3]}, but this run makes {shape[0]}x{shape[1]}")
+        raise _Invalid(f"its image is {stored[2]}x{stored[3]}, but this run makes {shape[0]}x{shape[1]}")
     digest = meta.get("image_sha256")
     if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
-        raise InvalidEntry("its image checksum is missing")
+        raise _Invalid("its image checksum is missing")
     evaluations = meta.get("evaluations")
     if not _is_int(evaluations, 1):
-        raise InvalidEntry(f"its evaluation count {evaluations!r} is not a whole number >= 1")
+        raise _Invalid(f"its evaluation count {evaluations!r} is not a whole number >= 1")
     history = meta.get("history")
     if not (isinstance(history, dict) and "total" in history and all(
             isinstance(series, list) and len(series) == evaluations and all(_is_number(v) for v in series)
             for series in history.values())):
-        raise InvalidEntry(f"its loss history does not hold {evaluations} finite values per term")
+        raise _Invalid(f"its loss history does not hold {evaluations} finite values per term")
     if not (_is_int(meta.get("best_step"), 0, evaluations + 1) and _is_int(meta.get("steps"), 0)
             and _is_number(meta.get("seconds")) and meta["seconds"] >= 0):
-        raise InvalidEntry("its counters do not fit its history")
+        raise _Invalid("its counters do not fit its history")
     if meta.get("status") not in _STORED or not isinstance(meta.get("message"), str):
-        raise InvalidEntry(f"its status {meta.get('status')!r} is not one the cache keeps")
+        raise _Invalid(f"its status {meta.get('status')!r} is not one the cache keeps")
     if not isinstance(meta.get("config"), dict) or meta["config"].get("size", stored[2:]) != stored[2:]:
-        raise InvalidEntry("its config does not describe its image")
+        raise _Invalid("its config does not describe its image")
     if meta.get("run_settings") is not None and not isinstance(meta["run_settings"], dict):
-        raise InvalidEntry("its settings are not a record of settings")
+        raise _Invalid("its settings are not a record of settings")
     return meta
 
 
-def checked_entry(meta: Dict[str, Any], image_bytes: bytes) -> StyleTransferResult:
+def _checked_result(meta: Dict[str, Any], image_bytes: bytes) -> StyleTransferResult:
     """The result an entry holds, if its image is the one its ``.json`` describes and a valid image.
 
     ``meta`` has passed :func:`_checked_meta`. The image must match the recorded checksum and
     shape, be float32 and hold finite values in [0, 1].
 
     Raises:
-        InvalidEntry: with the reason.
+        _Invalid: with the reason.
     """
     if hashlib.sha256(image_bytes).hexdigest() != meta["image_sha256"]:
-        raise InvalidEntry("the image file does not match its checksum")
+        raise _Invalid("the image file does not match its checksum")
     try:
         array = np.load(io.BytesIO(image_bytes), allow_pickle=False)
     except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
-        raise InvalidEntry(f"the image file is not an array ({_fragment(exc)})") from None
+        raise _Invalid(f"the image file is not an array ({_fragment(exc)})") from None
     if not isinstance(array, np.ndarray) or array.dtype != np.float32 or list(array.shape) != meta["shape"]:
-        raise InvalidEntry(f"the image has shape {getattr(array, 'shape', None)} and type {getattr(array, 'dtype', None)}")
+        raise _Invalid(f"the image has shape {getattr(array, 'shape', None)} and type {getattr(array, 'dtype', None)}")
     if not np.isfinite(array).all() or float(array.min()) < 0.0 or float(array.max()) > 1.0:
-        raise InvalidEntry("the image holds values outside [0, 1] (or NaN)")
+        raise _Invalid("the image holds values outside [0, 1] (or NaN)")
     try:
         settings = None if meta["run_settings"] is None else TransferSettings.from_record(meta["run_settings"])
     except (StyleLabError, TypeError, ValueError, KeyError) as exc:
-        raise InvalidEntry(f"its settings are not valid ({_fragment(exc)})") from None
+        raise _Invalid(f"its settings are not valid ({_fragment(exc)})") from None
     return StyleTransferResult(
         image=torch.from_numpy(array.copy()),
         history={str(k): [float(x) for x in v] for k, v in meta["history"].items()},
