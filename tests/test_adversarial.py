@@ -60,6 +60,7 @@ def test_the_memory_message_shows_small_limits_in_kib(content, style, model, mon
 # --------------------------------------------------------------------------- issue 20: inputs that reached deep tracebacks
 
 
+@pytest.mark.slow  # three runs
 @pytest.mark.parametrize("returned", [
     lambda: __import__("numpy").ones(3), lambda: torch.ones(3), lambda: torch.ones(2, 2, device="meta"),
 ])
@@ -73,6 +74,7 @@ def test_a_callback_that_returns_an_array_keeps_the_best_image(content, style, m
     assert result.image.shape == content.shape and bool(torch.isfinite(result.image).all())
 
 
+@pytest.mark.slow  # a run of two evaluations
 def test_a_callback_that_returns_a_one_element_tensor_still_means_what_it_says(content, style, model):
     result = sl.stylize(content, style, model=model, steps=3, progress=False,
                         callback=lambda step, image, losses: torch.tensor(step >= 2))
@@ -97,6 +99,7 @@ def test_a_mask_on_another_device_is_used(content, style, model):
     assert torch.equal(on_gpu.image, on_cpu.image)
 
 
+@pytest.mark.slow  # writes and reads a whole VGG-19
 @pytest.mark.parametrize("kind", ["meta", "sparse", "quantised"])
 def test_weights_without_values_are_one_sentence(tmp_path, kind):
     state = sl.weights.random_weights(0)

@@ -197,6 +197,7 @@ def test_every_number_is_finite_and_in_its_range(kwargs, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow  # two runs
 def test_the_largest_values_in_range_still_run(content, style, small_run):
     assert small_run(content, style, lr=validate.MAX_LR, steps=2).status in ("completed", "no_progress")
     assert small_run(content, style, style_weight=validate.FLOAT32_MAX, steps=2).image.isfinite().all()
