@@ -59,7 +59,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .errors import FileReadError, OutputPathError, ParameterError, StyleLabError
+from .errors import FileReadError, FileWriteError, OutputPathError, ParameterError, StyleLabError
 from .files import path_too_long, read_regular, temporary_target, write_atomic
 from .images import MAX_PIXELS, image_shape, load_image, target_size
 from .network import build_model, use_model
@@ -274,10 +274,12 @@ class ResultCache:
 
     def entries(self) -> List[str]:
         """The keys of the entries this cache wrote into its folder (other files are not entries)."""
-        if not self.folder.is_dir():
+        try:
+            names = os.listdir(self.folder)
+        except OSError:  # no folder yet, or one that cannot be listed
             return []
-        return sorted(path.stem for path in self.folder.iterdir() if _ENTRY_FILE.match(path.name)
-                      and path.suffix == ".json" and _written_here(path))
+        return sorted(name[:-5] for name in names if _ENTRY_FILE.match(name) and name.endswith(".json")
+                      and _written_here(self.folder / name))
 
     def __len__(self) -> int:
         """Number of entries on disk (complete or not) that this cache wrote."""
@@ -285,10 +287,17 @@ class ResultCache:
 
     def clear(self) -> int:
         """Delete the files this cache wrote (entries, orphaned images, temporary files); returns
-        how many entries went. Any other file in the folder (yours) is left alone."""
-        if not self.folder.is_dir():
-            return 0
+        how many entries went. Any other file in the folder (yours) is left alone.
+
+        The cache's files are recognised by their names (32 hex digits) and contents: a
+        ``.json`` that names its own key, a ``.npy`` holding a float32 ``(1, 3, H, W)``
+        image, a temporary file of :func:`stylelab.files.write_atomic` for such a name.
+        Raises :class:`~stylelab.FileWriteError` when some of them cannot be deleted (a
+        read-only, shared cache)."""
         keys = set(self.entries())
+        if not keys and not os.path.isdir(self.folder):
+            return 0
+        kept = []
         for path in list(self.folder.iterdir()):
             name = path.name
             ours = (
@@ -298,7 +307,13 @@ class ResultCache:
                 or _OLD_TEMPORARY.match(name)
             )
             if ours:
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    kept.append(exc)
+        if kept:
+            raise FileWriteError(f"Could not delete {len(kept)} of the cache's files in {str(self.folder)!r} "
+                                 f"({kept[0].strerror or kept[0]}); check that you may write in that folder.")
         return len(keys)
 
     def __repr__(self) -> str:

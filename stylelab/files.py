@@ -247,7 +247,8 @@ def remove_stale_temporaries(folder: Union[str, os.PathLike], *, now: Optional[f
 
 
 def _running(pid: int) -> bool:
-    if pid == os.getpid():
+    """Whether process ``pid`` of this machine may still run (``True`` whenever that cannot be told)."""
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would send Ctrl-C, not a probe
         return True
     try:
         os.kill(pid, 0)
