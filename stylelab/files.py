@@ -104,10 +104,11 @@ def write_atomic(path: Union[str, os.PathLike], data: Data, *, what: str = "the 
     folder = make_folder(target.parent, what=f"the folder for {what}")
     remove_stale_temporaries(folder)
     temporary = folder / _temporary_name(target.name)
-    with _as_write_error(target, what):
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o666)
+    handle = None
     try:
+        with _as_write_error(target, what):
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o666)
         try:
             for chunk in _chunks(data):
                 with _as_write_error(target, what):
@@ -116,12 +117,14 @@ def write_atomic(path: Union[str, os.PathLike], data: Data, *, what: str = "the 
                 _keep_mode(target, temporary)
                 os.fsync(handle)
         finally:
-            os.close(handle)
+            with _as_write_error(target, what):  # a file system may report a full disk only here
+                os.close(handle)
         with _as_write_error(target, what):
             os.replace(temporary, target)
     except BaseException:  # a full disk, an error of the data's source, Ctrl-C: leave nothing behind
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
         raise
     _sync_folder(folder)
     return target
