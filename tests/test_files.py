@@ -45,7 +45,7 @@ def small_disk(tmp_path):
     folder = tmp_path / "small"
     _mounted(folder, "size=64k,mode=0777")
     yield folder
-    subprocess.run(["umount", str(folder)], check=True)
+    subprocess.run(["umount", "-l", str(folder)], check=True)  # lazy: detached even if busy
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def read_only_disk(tmp_path):
     folder = tmp_path / "readonly"
     _mounted(folder, "size=64k,ro")
     yield folder
-    subprocess.run(["umount", str(folder)], check=True)
+    subprocess.run(["umount", "-l", str(folder)], check=True)  # lazy: detached even if busy
 
 
 # --------------------------------------------------------------------------- writing
