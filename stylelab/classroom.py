@@ -50,6 +50,8 @@ __all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "b
 #: Seconds one cell may run when nbgrader validates or autogrades; a cell that runs longer
 #: (a looping answer) is interrupted, scores 0, and the rest of the notebook still runs.
 DEFAULT_TIMEOUT = 30
+#: Where nbgrader's exchange is on the hub (nbgrader's own default is /usr/local/share/nbgrader/exchange).
+DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 #: nbgrader's cell-metadata schema that the generated notebooks follow.
 SCHEMA_VERSION = 3
 _SETUP = ("import math", "import numpy as np", "import torch", "import torch.nn.functional as F",
@@ -267,25 +269,40 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
     return path.stem, notebook
 
 
-def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> str:
-    """The course's ``nbgrader_config.py``."""
+def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT, exchange: str = DEFAULT_EXCHANGE) -> str:
+    """The course's ``nbgrader_config.py``.
+
+    It names the course, its folder (``CourseDirectory.root``: the folder the file is in,
+    wherever the course is moved) and the exchange (``Exchange.root``), so that nbgrader's
+    commands run in the course folder and the formgrader (which loads it with
+    ``load_subconfig`` from the instructor's ``~/.jupyter/nbgrader_config.py``) agree.
+    """
     return textwrap.dedent(f"""\
         # nbgrader configuration of the stylelab course, written by
         #   python -m stylelab.classroom build-course
         # See notebooks/INSTRUCTORS.md ("A class on JupyterHub with nbgrader") for the workflow.
+        # For the formgrader on a JupyterHub, load this file from ~/.jupyter/nbgrader_config.py:
+        #   load_subconfig("/path/to/this/course/nbgrader_config.py")
+        import os
+
         c = get_config()  # noqa: F821 - nbgrader provides get_config
 
         c.CourseDirectory.course_id = {course_id!r}
+        # The course folder is the folder of this file (source/, release/, submitted/, gradebook.db).
+        c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # noqa: F821 - set by traitlets
+
+        # Where nbgrader releases assignments and students submit: a folder on the hub that every
+        # user can write to, with the sticky bit so that no one can rename or delete another
+        # user's files in it (an administrator creates it once: install -d -m 1777 {exchange}).
+        # Students' servers need the same setting (and the course id), e.g. in
+        # /etc/jupyter/nbgrader_config.py (python -m stylelab.classroom hub-setup writes both).
+        c.Exchange.root = {exchange!r}
 
         # Seconds each cell may run when nbgrader validates or autogrades a notebook. A cell
         # that runs longer (an answer that loops forever) is interrupted and scores 0; the
         # rest of the notebook, and the rest of the class, are still graded. The checks take
         # well under a second; the setup cell imports PyTorch, which can take a few seconds.
         c.Execute.timeout = {int(timeout)}
-
-        # On one machine without a JupyterHub, point the exchange at a folder that you and
-        # the students can write to (the default is /srv/nbgrader/exchange):
-        # c.Exchange.root = "/tmp/exchange"
         """)
 
 
@@ -293,8 +310,8 @@ def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> 
 
 
 def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *, course_id: str = "stylelab",
-                 points: float = 1, timeout: int = DEFAULT_TIMEOUT, force: bool = False,
-                 lessons_folder: Optional[Path] = None, solutions_folder: Optional[Path] = None) -> List[Path]:
+                 points: float = 1, timeout: int = DEFAULT_TIMEOUT, exchange: str = DEFAULT_EXCHANGE,
+                 force: bool = False, lessons_folder: Optional[Path] = None, solutions_folder: Optional[Path] = None) -> List[Path]:
     """Write an nbgrader course: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
 
     Args:
@@ -304,6 +321,7 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
         course_id: nbgrader's ``CourseDirectory.course_id`` (the course's name on the hub).
         points: the points of each exercise.
         timeout: seconds each cell may run when nbgrader autogrades (``Execute.timeout``).
+        exchange: the absolute path of nbgrader's exchange folder on the hub (``Exchange.root``).
         force: replace existing assignments of the same name and an existing
             ``nbgrader_config.py``. Without it, an existing assignment is an error (and
             nothing is written), and an existing config is kept as it is, so lessons can
@@ -322,6 +340,8 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
         raise ValueError(f"The course id {course_id!r} may hold only letters, digits, '_', '.' and '-'.")
     if not (isinstance(timeout, int) and timeout > 0):
         raise ValueError(f"timeout must be a whole number of seconds above 0, not {timeout!r}.")
+    if not (isinstance(exchange, str) and Path(exchange).is_absolute()):
+        raise ValueError(f"exchange must be an absolute path such as {DEFAULT_EXCHANGE!r}, not {exchange!r}.")
     notebooks = [assignment_notebook(lesson, points=points, lessons=lessons_folder, solutions=solutions_folder)
                  for lesson in chosen]  # everything is read and checked before anything is written
     existing = [folder / "source" / name for name, _ in notebooks if (folder / "source" / name).exists()]
@@ -334,7 +354,7 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "nbgrader_config.py"
     if force or not config.exists():
-        config.write_text(config_text(course_id, timeout), encoding="utf-8")
+        config.write_text(config_text(course_id, timeout, exchange), encoding="utf-8")
         written.append(config)
     for name, notebook in notebooks:
         target = folder / "source" / name / f"{name}.ipynb"
@@ -356,11 +376,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     build.add_argument("--points", type=float, default=1, help="points per exercise (default: 1)")
     build.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                        help=f"seconds a cell may run when autograding (default: {DEFAULT_TIMEOUT})")
+    build.add_argument("--exchange", default=DEFAULT_EXCHANGE,
+                       help=f"nbgrader's exchange folder on the hub (default: {DEFAULT_EXCHANGE})")
     build.add_argument("--force", action="store_true", help="replace an existing config and assignments")
     args = parser.parse_args(argv)
     try:
         written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
-                               timeout=args.timeout, force=args.force)
+                               timeout=args.timeout, exchange=args.exchange, force=args.force)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -372,6 +394,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     notebooks = [path for path in written if path.suffix == ".ipynb"]
     print(f"next: cd {args.folder} && nbgrader generate_assignment {notebooks[0].parent.name}  "
           "(see notebooks/INSTRUCTORS.md)")
+    print(f"formgrader on a JupyterHub: add  load_subconfig({str(config.resolve())!r})  "
+          "to ~/.jupyter/nbgrader_config.py")
     return 0
 
 
