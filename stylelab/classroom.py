@@ -365,7 +365,9 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m stylelab.classroom``: write the lessons' exercises as an nbgrader course."""
+    """``python -m stylelab.classroom``: the lessons' exercises as an nbgrader course, and its hub."""
+    from . import hub
+
     parser = argparse.ArgumentParser(prog="python -m stylelab.classroom", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build-course", help="write an nbgrader course folder (config + source/)")
@@ -379,13 +381,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     build.add_argument("--exchange", default=DEFAULT_EXCHANGE,
                        help=f"nbgrader's exchange folder on the hub (default: {DEFAULT_EXCHANGE})")
     build.add_argument("--force", action="store_true", help="replace an existing config and assignments")
+    setup = commands.add_parser("hub-setup", help="as root: the exchange and the hub's files (see stylelab.hub)")
+    setup.add_argument("--course-id", required=True, help="nbgrader course id, as in build-course")
+    setup.add_argument("--instructors", nargs="+", required=True, metavar="NAME",
+                       help="hub user names that keep nbgrader's instructor tools")
+    setup.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"the exchange folder (default: {DEFAULT_EXCHANGE})")
+    setup.add_argument("--jupyter-etc", default=hub.DEFAULT_JUPYTER_ETC,
+                       help=f"system-wide Jupyter configuration folder (default: {hub.DEFAULT_JUPYTER_ETC})")
+    setup.add_argument("--hub-config", default=hub.DEFAULT_HUB_CONFIG,
+                       help=f"the JupyterHub configuration snippet to write (default: {hub.DEFAULT_HUB_CONFIG})")
+    setup.add_argument("--force", action="store_true", help="replace files that exist")
     args = parser.parse_args(argv)
     try:
-        written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
-                               timeout=args.timeout, exchange=args.exchange, force=args.force)
+        if args.command == "hub-setup":
+            written = hub.setup_hub(args.course_id, args.instructors, exchange=args.exchange,
+                                    jupyter_etc=args.jupyter_etc, hub_config=args.hub_config, force=args.force)
+        else:
+            written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
+                                   timeout=args.timeout, exchange=args.exchange, force=args.force)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "hub-setup":
+        for path in written:
+            print(f"wrote {path}")
+        print("next: restart the hub (sudo tljh-config reload hub); see notebooks/INSTRUCTORS.md")
+        return 0
     config = Path(args.folder) / "nbgrader_config.py"
     if config not in written:
         print(f"kept {config} as it is (--force replaces it)")
