@@ -82,7 +82,7 @@ def channel_means(
 
 
 def rescale(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, torch.Tensor]) -> None:
-    """Fold the normalisation into the convolutions, in place.
+    """Fold the normalisation into the convolutions (new weight tensors, set on each convolution).
 
     Args:
         convs: ``(name, conv)`` pairs in network order, e.g. ``("conv1_1", Conv2d(3, 64))``.
@@ -92,17 +92,17 @@ def rescale(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, to
 
     Filter ``c`` of each convolution is divided by its mean and the next convolution's
     input channel ``c`` multiplied by it, so each ReLU output is divided by its mean and
-    nothing else changes.
+    nothing else changes. The rescaled weights are new tensors: the old ones may be shared
+    (memory-mapped from the weights file, or held by another model) and stay as they are.
     """
     with torch.no_grad():
         previous = None
         for name, conv in convs:
             scale = means[name].to(conv.weight)
             scale = torch.where(scale > DEAD, scale, torch.ones_like(scale))
-            if previous is not None:
-                conv.weight.mul_(previous.view(1, -1, 1, 1))
-            conv.weight.div_(scale.view(-1, 1, 1, 1))
-            conv.bias.div_(scale)
+            factor = 1 / scale.view(-1, 1, 1, 1) if previous is None else previous.view(1, -1, 1, 1) / scale.view(-1, 1, 1, 1)
+            conv.weight = torch.nn.Parameter(conv.weight * factor, requires_grad=conv.weight.requires_grad)
+            conv.bias = torch.nn.Parameter(conv.bias / scale, requires_grad=conv.bias.requires_grad)
             previous = scale
 
 

@@ -268,14 +268,19 @@ class VGGFeatures(nn.Module):
 
 
 def _build_layers(arch: Architecture, state: Dict[str, torch.Tensor]) -> nn.Sequential:
-    """The network's modules, named by layer, with max pooling and the given weights."""
+    """The network's modules, named by layer, with max pooling and the given weights.
+
+    The convolutions hold ``state``'s tensors themselves, not copies: weights
+    memory-mapped from a file stay shared between processes, and a copy of a model (see
+    :meth:`VGGFeatures.with_pooling`) shares its original's. Nothing changes them in place
+    (the normalisation makes new tensors).
+    """
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
     for layer in arch.layers:
         if layer.kind == "conv":
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1)
-            with torch.no_grad():
-                conv.weight.copy_(state[f"{layer.name}.weight"])
-                conv.bias.copy_(state[f"{layer.name}.bias"])
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1, device="meta")
+            conv.weight = nn.Parameter(state[f"{layer.name}.weight"], requires_grad=False)
+            conv.bias = nn.Parameter(state[f"{layer.name}.bias"], requires_grad=False)
             modules[layer.name] = conv
         else:
             modules[layer.name] = nn.ReLU() if layer.kind == "relu" else nn.MaxPool2d(2, 2)

@@ -40,6 +40,7 @@ import hashlib
 import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Tuple
@@ -330,7 +331,7 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             "or weights='imagenet' / 'random'."
         )
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        raw = _load(path)
     except Exception as exc:  # torch.load fails in many ways on damaged files (KeyError, EOFError, ...)
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise WeightsFileError(
@@ -346,6 +347,22 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             "torchvision vgg16 or vgg19 (or of its .features) with torch.save."
         )
     return _to_layer_names(raw, str(path))
+
+
+def _load(path: Path):
+    """``torch.load`` the file, memory-mapped when its format allows.
+
+    A memory-mapped file's tensors are the operating system's cached pages of the file:
+    nothing is read until it is used (the classifier of a whole VGG file never is), and
+    every process that maps the same file shares one copy (thirty students' kernels on a
+    hub hold one network). The pages are private copy-on-write mappings, so nothing ever
+    changes the file; stylelab's own files are replaced atomically, never rewritten in place.
+    Only the zip format of ``torch.save`` (PyTorch 1.6 and later) can be mapped; older
+    files are read into memory as before.
+    """
+    if zipfile.is_zipfile(path):
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    return torch.load(str(path), map_location="cpu", weights_only=True)
 
 
 def _strip(key: str) -> str:

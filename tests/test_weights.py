@@ -202,3 +202,45 @@ def test_imagenet_download_checks_the_hash(monkeypatch, tmp_path, features_file)
         assert not W.imagenet_cache_path().exists()  # nothing half-written is left
     finally:
         server.shutdown()
+
+
+def _mapped_ranges(path: Path) -> list:
+    """The address ranges at which this process maps ``path`` (Linux's /proc/self/maps)."""
+    ranges = []
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == str(path):
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            ranges.append((start, end))
+    return ranges
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_weights_file_is_memory_mapped_and_the_model_computes_on_its_pages(tmp_path, tv_features):
+    path = tmp_path / "features.pth"
+    torch.save(tv_features.state_dict(), path)
+    model = sl.VGGFeatures(weights=str(path), device="cpu", normalize=False)
+    ranges = _mapped_ranges(path.resolve())
+    assert ranges, "the weights file is not mapped"
+    for name, conv in model.convolutions():  # no copy: kernels that map the same file share its pages
+        assert any(lo <= conv.weight.data_ptr() < hi for lo, hi in ranges), name
+    copy = model.with_pooling("avg")  # shares the weights too
+    assert copy.layers.conv5_4.weight.data_ptr() == model.layers.conv5_4.weight.data_ptr()
+    assert torch.equal(model.layers.conv1_1.weight, tv_features[0].weight)
+
+
+def test_a_file_in_pytorchs_old_format_still_loads(tmp_path, tv_features):
+    path = tmp_path / "legacy.pth"
+    torch.save(tv_features.state_dict(), path, _use_new_zipfile_serialization=False)
+    loaded = W.load_weights(str(path))
+    assert torch.equal(loaded.state["conv3_1.weight"], tv_features[10].weight)
+
+
+def test_normalising_a_model_leaves_the_weights_it_was_built_from_unchanged():
+    loaded = W.load_weights("random-vgg16")
+    before = {key: value.clone() for key, value in loaded.state.items()}
+    normalised = sl.VGGFeatures(loaded, device="cpu", normalize=True)
+    plain = sl.VGGFeatures(loaded, device="cpu", normalize=False)
+    assert normalised.normalized and not torch.equal(normalised.layers.conv2_1.weight, plain.layers.conv2_1.weight)
+    assert all(torch.equal(loaded.state[key], before[key]) for key in before)
+    assert torch.equal(plain.layers.conv2_1.weight, before["conv2_1.weight"])
