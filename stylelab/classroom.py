@@ -364,9 +364,8 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
     return written
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m stylelab.classroom``: the lessons' exercises as an nbgrader course, and its hub."""
-    from . import hub
+def _parser() -> argparse.ArgumentParser:
+    from .hub import DEFAULT_HUB_CONFIG, DEFAULT_JUPYTER_ETC
 
     parser = argparse.ArgumentParser(prog="python -m stylelab.classroom", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -386,27 +385,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     setup.add_argument("--instructors", nargs="+", required=True, metavar="NAME",
                        help="hub user names that keep nbgrader's instructor tools")
     setup.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"the exchange folder (default: {DEFAULT_EXCHANGE})")
-    setup.add_argument("--jupyter-etc", default=hub.DEFAULT_JUPYTER_ETC,
-                       help=f"system-wide Jupyter configuration folder (default: {hub.DEFAULT_JUPYTER_ETC})")
-    setup.add_argument("--hub-config", default=hub.DEFAULT_HUB_CONFIG,
-                       help=f"the JupyterHub configuration snippet to write (default: {hub.DEFAULT_HUB_CONFIG})")
+    setup.add_argument("--jupyter-etc", default=DEFAULT_JUPYTER_ETC,
+                       help=f"system-wide Jupyter configuration folder (default: {DEFAULT_JUPYTER_ETC})")
+    setup.add_argument("--hub-config", default=DEFAULT_HUB_CONFIG,
+                       help=f"the JupyterHub configuration snippet to write (default: {DEFAULT_HUB_CONFIG})")
     setup.add_argument("--force", action="store_true", help="replace files that exist")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "hub-setup":
-            written = hub.setup_hub(args.course_id, args.instructors, exchange=args.exchange,
-                                    jupyter_etc=args.jupyter_etc, hub_config=args.hub_config, force=args.force)
-        else:
-            written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
-                                   timeout=args.timeout, exchange=args.exchange, force=args.force)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "hub-setup":
-        for path in written:
-            print(f"wrote {path}")
-        print("next: restart the hub (sudo tljh-config reload hub); see notebooks/INSTRUCTORS.md")
-        return 0
+    measure = commands.add_parser("capacity", help="measure each lesson's memory and CPU; the server a class needs")
+    measure.add_argument("--lessons", nargs="+", metavar="NN", help="lessons to run (default: all)")
+    measure.add_argument("--mode", default="laptop", help="STYLELAB_MODE of the kernels (default: laptop)")
+    measure.add_argument("--students", type=int, default=30, help="students working at once (default: 30)")
+    measure.add_argument("--threads", type=int, default=None,
+                         help="PyTorch threads per kernel (default: as on a hub, 1; 0: one per core)")
+    measure.add_argument("--weights", default=None, help="STYLELAB_WEIGHTS of the kernels (default: as set here)")
+    return parser
+
+
+def _build_course(args: argparse.Namespace) -> None:
+    written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
+                           timeout=args.timeout, exchange=args.exchange, force=args.force)
     config = Path(args.folder) / "nbgrader_config.py"
     if config not in written:
         print(f"kept {config} as it is (--force replaces it)")
@@ -417,6 +413,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           "(see notebooks/INSTRUCTORS.md)")
     print(f"formgrader on a JupyterHub: add  load_subconfig({str(config.resolve())!r})  "
           "to ~/.jupyter/nbgrader_config.py")
+
+
+def _hub_setup(args: argparse.Namespace) -> None:
+    from .hub import setup_hub
+
+    for path in setup_hub(args.course_id, args.instructors, exchange=args.exchange, jupyter_etc=args.jupyter_etc,
+                          hub_config=args.hub_config, force=args.force):
+        print(f"wrote {path}")
+    print("next: restart the hub (on The Littlest JupyterHub: sudo tljh-config reload hub); "
+          "see notebooks/INSTRUCTORS.md")
+
+
+def _capacity(args: argparse.Namespace) -> None:
+    from .capacity import report
+
+    print(report(args.lessons, mode=args.mode, students=args.students, threads=args.threads, weights=args.weights,
+                 folder=lessons_dir(), progress=lambda line: print(line, file=sys.stderr, flush=True)))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m stylelab.classroom``: the lessons' exercises as an nbgrader course, its hub, its capacity."""
+    args = _parser().parse_args(argv)
+    command = {"build-course": _build_course, "hub-setup": _hub_setup, "capacity": _capacity}[args.command]
+    try:
+        command(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
