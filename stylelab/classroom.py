@@ -199,8 +199,9 @@ def _cell(kind: str, source: str, grade_id: str, *, solution: bool = False, grad
 
 def _check_source(name: str, points: float) -> str:
     return (
-        f"# Autograder ({points:g} point{'s' if points != 1 else ''}): stylelab's checker for {name}.\n"
-        f'verdict = sl.exercises.check("{name}", globals().get("{name}"), quiet=True)\n'
+        f"# Autograder ({points:g} point{'s' if points != 1 else ''}): stylelab's checker for {name}. Your score comes\n"
+        "# from the same check, run again outside this notebook on your answer cells' code.\n"
+        f'verdict = sl.exercises.check("{name}", globals().get("{name}"), quiet=True, for_grade=True)\n'
         "print(verdict)\n"
         "assert verdict.passed, f\"{verdict.mistake or verdict.status}: {verdict.message}\""
     )
@@ -249,7 +250,9 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
         "it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run the cell, then run "
         f"the check below it. Each exercise is worth {points:g} point{'s' if points != 1 else ''} "
         f"({total:g} in all). The autograder runs the same checks as the lesson: it gives the points for a right "
-        "answer, and otherwise its message, naming the mistake it recognised, is your feedback.\n\n"
+        "answer, and otherwise its message, naming the mistake it recognised, is your feedback. It runs your "
+        "answer cells only (put helper functions and imports there), outside this notebook, and a graded answer "
+        "is your own computation: it may not use `sl` (stylelab's own functions).\n\n"
         "Before you submit: Kernel → Restart Kernel and Run All Cells, and check that each check says "
         "what you expect."
     )
@@ -303,6 +306,14 @@ def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT, exc
         # rest of the notebook, and the rest of the class, are still graded. The checks take
         # well under a second; the setup cell imports PyTorch, which can take a few seconds.
         c.Execute.timeout = {int(timeout)}
+
+        # Scores come from stylelab's grader, not from the students' kernels (which a student's
+        # code can patch): autograde re-checks each submitted answer cell in a fresh process,
+        # sets the autograder cells' outputs (and so the scores) from that, puts back files a
+        # kernel changed, and flags suspicious submissions (notebooks/INSTRUCTORS.md, "How
+        # grading works").
+        from stylelab.exercises.autograde import autograde_preprocessors
+        c.Autograde.autograde_preprocessors = autograde_preprocessors()
         """)
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "OutputPathError",
+    "SolutionsUnavailableError",
+    "GradingError",
 ]
 
 
@@ -75,3 +77,18 @@ class MemoryLimitError(StyleLabError, MemoryError):
 
 class OutputPathError(StyleLabError, ValueError):
     """An output path cannot be written (unknown extension, an input file, a folder that is a file, no permission)."""
+
+
+class SolutionsUnavailableError(StyleLabError, FileNotFoundError):
+    """The exercises' reference solutions are not here: a student's environment, or a graded check.
+
+    In a notebook it shows as its one sentence, without a traceback (IPython's ``_render_traceback_``).
+    """
+
+    def _render_traceback_(self) -> list:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class GradingError(StyleLabError, RuntimeError):
+    """The grading process (outside the student's kernel) could not start: an installation problem, never a
+    student's doing, so no submission is scored while it lasts."""

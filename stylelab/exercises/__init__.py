@@ -56,7 +56,7 @@ import sys
 import types
 from typing import Any
 
-from . import checking
+from . import checking, limits
 from .checking import CheckResult
 from .cli import main
 from .lesson01 import check_output_shape
@@ -92,7 +92,8 @@ __all__ = [
 
 
 class _Package(types.ModuleType):
-    """``sl.exercises.TIME_LIMIT`` reads and sets the limit the checkers use (:data:`.checking.TIME_LIMIT`)."""
+    """``sl.exercises.TIME_LIMIT`` reads and sets the limit the checkers use (:data:`.checking.TIME_LIMIT`);
+    setting anything but a number of seconds above 0 raises :class:`~stylelab.errors.ParameterError`."""
 
     @property
     def TIME_LIMIT(self) -> float:  # noqa: N802 - the documented name of a setting
@@ -100,7 +101,7 @@ class _Package(types.ModuleType):
 
     @TIME_LIMIT.setter
     def TIME_LIMIT(self, seconds: Any) -> None:  # noqa: N802
-        checking.TIME_LIMIT = seconds
+        checking.TIME_LIMIT = limits.validated(seconds)
 
 
 sys.modules[__name__].__class__ = _Package
