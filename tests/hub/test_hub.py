@@ -55,7 +55,9 @@ STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 CORRECT_GRAM = ("    b, c, h, w = features.shape\n"
                 "    flat = features.reshape(b, c, h * w)\n"
                 "    return flat @ flat.transpose(1, 2) / (h * w)")
-WRONG_STYLE = "    return ((sl.gram_matrix(generated_features) - target_gram) ** 2).sum()"
+WRONG_STYLE = ("    b, c, h, w = generated_features.shape\n"  # the sum of the squares, where the mean was asked for
+               "    flat = generated_features.reshape(b, c, h * w)\n"
+               "    return ((flat @ flat.transpose(1, 2) / (h * w) - target_gram) ** 2).sum()")
 # The one-line cheat: no answer, and the checker replaced by one that always passes.
 CHEAT_STYLE = (
     "    return torch.zeros(())\n"
@@ -161,6 +163,11 @@ def _prepare(term, proxy: str) -> None:
     load = re.search(r"load_subconfig\(.*\)", built.stdout).group(0)  # the line build-course prints
     script = f"mkdir -p ~/.jupyter && chmod 700 {term.course} && echo {json.dumps(load)} > ~/.jupyter/nbgrader_config.py"
     assert _as(term, "teach", "bash", "-c", script).returncode == 0
+    # The guide's first step: the reference solutions pass their own checks (this also runs the
+    # instructor's first kernel, which creates ~/.ipython, as any Jupyter use before the term does).
+    source = f"source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    validated = _as(term, "teach", "python", "-m", "nbgrader", "validate", source, cwd=term.course)
+    assert "Success!" in validated.stdout, f"nbgrader validate:\n{validated.stdout}\n{validated.stderr}"
     term.hub = Hub(root / "hub", term.env, proxy, snippet, term.variables)
     term.hub.start()
     for role, account in term.accounts.items():
@@ -188,6 +195,7 @@ def _run_term(term) -> None:
     for role in ANSWERS:
         result = teach.json("POST", f"formgrader/api/submission/{ASSIGNMENT}/{term.accounts[role].name}/autograde")
         assert result["success"], f"autograde {role}: {result['error'] if 'error' in result else result}"
+        term.autograde_log[role] = result.get("log", "")
     for step in ("generate_feedback", "release_feedback"):
         result = teach.json("POST", f"{api}/{step}")
         assert result["success"], f"{step}: {result}"
@@ -208,7 +216,7 @@ def term():
     (root / "tmp").mkdir()
     (root / "tmp").chmod(0o1777)
     term = SimpleNamespace(root=root, exchange=root / "srv" / "exchange", accounts={}, tokens={}, sessions={},
-                           feedback={}, hub=None)
+                           feedback={}, autograde_log={}, hub=None)
     try:
         _prepare(term, proxy)
         _run_term(term)
@@ -241,10 +249,10 @@ def test_the_gradebook_scores_right_wrong_and_empty_answers_and_flags_the_cheat(
     print("gradebook:", {role: vars(score) for role, score in scores.items()})
     amy, bob = scores["amy"], scores["bob"]
     assert amy.cells == {"check_gram_matrix": 1, "check_style_loss": 0} and (amy.total, amy.out_of) == (1, 2)
-    assert not amy.flagged
+    assert not amy.flagged, f"an honest submission was flagged:\n{term.autograde_log['amy']}"
     assert bob.cells["check_gram_matrix"] == 0  # untouched: not attempted
     assert bob.cells["check_style_loss"] == 0, "a replaced sl.exercises.check must not score"
-    assert bob.flagged or bob.needs_manual_grade, "the cheat must be flagged for the instructor"
+    assert bob.flagged, "the cheat must be flagged for the instructor"
 
 
 def test_students_get_their_feedback_through_the_exchange(term):
