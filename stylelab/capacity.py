@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional, Sequence
 
@@ -258,7 +258,7 @@ def measure_server(environment: Mapping[str, str], *, startup_timeout: float = 1
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("jupyter lab did not start; run `jupyter lab` by hand to see why.") from None
+                        raise ChildProcessError("jupyter lab did not start; run `jupyter lab` by hand to see why.") from None
                     time.sleep(0.5)
             sampler.stop()
             return _usage("server", sampler, started)
@@ -282,7 +282,7 @@ class Recommendation:
     memory_by_rule_gib: float
     memory_shared_once_gib: float
     cores: float
-    cpu_seconds: float = field(default=0.0)
+    cpu_seconds: float
 
 
 def recommend(lessons: Sequence[Usage], server: Usage, students: int) -> Recommendation:
