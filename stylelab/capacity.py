@@ -11,7 +11,8 @@ folder (so the result cache is empty: the worst case), and measures:
   set but in the machine's memory once;
 * **CPU-seconds** (user + system) of the kernel and its children: unlike wall time, this
   does not depend on what else the machine is doing;
-* the **single-user server** (``jupyter lab`` with nbgrader's extensions) the same way.
+* a student's **single-user server** (``jupyter lab`` with nbgrader's extensions, configured
+  as ``hub-setup`` configures students' servers) the same way.
 
 From these it prints the server a class needs by The Littlest JupyterHub's rule
 (https://tljh.jupyter.org/en/latest/howto/admin/resource-estimation.html)::
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional, Sequence
 
-__all__ = ["Usage", "measure_lesson", "measure_server", "Recommendation", "recommend", "format_report",
+__all__ = ["Usage", "measure_lesson", "measure_server", "measure_student_server", "Recommendation", "recommend", "format_report",
            "HUB_OVERHEAD_MIB", "HUB_CPU_OVERHEAD"]
 
 MIB = 1024 * 1024
@@ -271,6 +272,19 @@ def measure_server(environment: Mapping[str, str], *, startup_timeout: float = 1
                 process.wait()
 
 
+def measure_student_server() -> Usage:
+    """:func:`measure_server` as a student's server runs: with the Jupyter configuration that
+    ``hub-setup`` gives students (nbgrader's instructor tools off; :mod:`stylelab.hub`)."""
+    from .hub import student_config_files
+
+    with tempfile.TemporaryDirectory(prefix="stylelab-student-config-") as folder:
+        for name, text in student_config_files().items():
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return measure_server({"JUPYTER_CONFIG_DIR": folder})
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """The server a class needs (see the module docstring for the rule)."""
@@ -371,8 +385,8 @@ def report(lessons: Optional[Sequence[str]], *, mode: str, students: int, thread
     for path in paths:
         progress(f"running {path.name} in a fresh kernel ({mode} mode) ...")
         usages.append(measure_lesson(path, environment))
-    progress("starting jupyter lab to measure the single-user server ...")
-    server = measure_server({})
+    progress("starting jupyter lab to measure a student's single-user server ...")
+    server = measure_student_server()
     thread_text = f"{threads} PyTorch thread{'s' if threads != 1 else ''} per kernel" if threads else \
         "PyTorch's default threads (one per core)"
     return format_report(usages, server, recommend(usages, server, students), mode=mode, threads=thread_text,
