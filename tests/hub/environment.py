@@ -11,8 +11,9 @@ So the test builds a replica in its temporary folder, of hard links where it can
 file system: no bytes are copied, and the files keep their own, world-readable, modes;
 copies elsewhere):
 
-* the base interpreter (``sys.base_prefix`` without its own ``site-packages``), since
-  the venv's ``bin/python`` points into it and its ``libpython`` lives there;
+* the base interpreter (``sys.base_prefix`` without its own ``site-packages``), when other
+  users cannot reach it: the venv's ``bin/python`` points into it and its ``libpython``
+  lives there (``/usr``, as on a CI machine's Debian Python, is used as it is);
 * the virtual environment (``sys.prefix``) with ``bin/python`` pointing at that base,
   its scripts' ``#!`` lines and ``pyvenv.cfg`` rewritten, and ``etc/`` copied rather than
   linked (the test enables and disables Jupyter extensions there, as an administrator
@@ -31,6 +32,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ class Environment:
 
     prefix: Path
     base: Path
+    base_copied: bool
 
     @property
     def python(self) -> Path:
@@ -60,9 +63,21 @@ class Environment:
         return self.prefix / Path(sysconfig.get_path("purelib")).relative_to(sys.prefix)
 
     def variables(self) -> Dict[str, str]:
-        """What a process needs to run the replica: its ``bin`` first on ``PATH`` and the
-        base's ``lib`` for ``libpython`` (the interpreter's RUNPATH names the original)."""
-        return {"PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin", "LD_LIBRARY_PATH": str(self.base / "lib")}
+        """What a process needs to run the replica: its ``bin`` first on ``PATH`` and, for a
+        copied base, its ``lib`` (the interpreter's RUNPATH names the original's ``libpython``)."""
+        variables = {"PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin"}
+        if self.base_copied:
+            variables["LD_LIBRARY_PATH"] = str(self.base / "lib")
+        return variables
+
+
+def reachable_by_all(path: Path) -> bool:
+    """Whether every user can reach ``path``: each folder above it searchable by others, and
+    the path itself readable by them."""
+    path = path.resolve()
+    if not path.stat().st_mode & stat.S_IROTH:
+        return False
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -107,29 +122,30 @@ def _rewrite(path: Path, text: str) -> None:
 
 
 def build(target: Path) -> Environment:
-    """Replicate the running environment into ``target`` (a new folder in a world-readable one)."""
+    """Replicate the running virtual environment into ``target`` (a new folder in a
+    world-readable one), and its base interpreter too unless every user can reach it."""
     target.mkdir(mode=0o755)
     prefix, base = Path(sys.prefix), Path(sys.base_prefix)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    new_base, new_prefix = target / "base", target / "venv"
-    _replicate(base, new_base, skip={f"lib/{version}/site-packages", "include", "share"}, copy=set(),
-               old=str(base), new=str(new_base))
-    if prefix == base:  # not a virtual environment: the base is the whole environment
-        new_prefix = new_base
-    else:
-        _replicate(prefix, new_prefix, skip=set(), copy={"etc"}, old=str(prefix), new=str(new_prefix))
-        for name in os.listdir(new_prefix / "bin"):
-            path = new_prefix / "bin" / name
-            if path.is_symlink() and os.readlink(path).startswith(str(base) + os.sep):
-                path.unlink()
-                path.symlink_to(str(new_base) + os.readlink(prefix / "bin" / name)[len(str(base)):])
-            elif path.is_file() and not path.is_symlink():
-                head = path.read_bytes()[:200]
-                if head.startswith(b"#!" + str(prefix).encode()):
-                    _rewrite(path, path.read_text(encoding="utf-8").replace(str(prefix), str(new_prefix), 1))
-        config = (prefix / "pyvenv.cfg").read_text(encoding="utf-8")
-        _rewrite(new_prefix / "pyvenv.cfg", config.replace(str(base), str(new_base)).replace(str(prefix), str(new_prefix)))
-    environment = Environment(new_prefix, new_base)
+    stdlib = Path(sysconfig.get_paths(vars={"installed_base": str(base), "base": str(base)})["stdlib"])
+    copy_base = not (reachable_by_all(Path(sys.executable)) and reachable_by_all(stdlib / "os.py"))
+    new_base, new_prefix = (target / "base" if copy_base else base), target / "venv"
+    if copy_base:
+        _replicate(base, new_base, skip={f"lib/{version}/site-packages", "include", "share"}, copy=set(),
+                   old=str(base), new=str(new_base))
+    _replicate(prefix, new_prefix, skip=set(), copy={"etc"}, old=str(prefix), new=str(new_prefix))
+    for name in os.listdir(new_prefix / "bin"):
+        path = new_prefix / "bin" / name
+        if path.is_symlink() and copy_base and os.readlink(path).startswith(str(base) + os.sep):
+            path.unlink()
+            path.symlink_to(str(new_base) + os.readlink(prefix / "bin" / name)[len(str(base)):])
+        elif path.is_file() and not path.is_symlink():
+            head = path.read_bytes()[:200]
+            if head.startswith(b"#!" + str(prefix).encode()):
+                _rewrite(path, path.read_text(encoding="utf-8").replace(str(prefix), str(new_prefix), 1))
+    config = (prefix / "pyvenv.cfg").read_text(encoding="utf-8")
+    _rewrite(new_prefix / "pyvenv.cfg", config.replace(str(base), str(new_base)).replace(str(prefix), str(new_prefix)))
+    environment = Environment(new_prefix, new_base, copy_base)
     site = environment.site_packages
     for leftover in list(site.glob("__editable__*stylelab*")) + list(site.glob("stylelab")):
         if leftover.is_dir() and not leftover.is_symlink():

@@ -91,6 +91,8 @@ def _requirements() -> str:
     proxy = shutil.which("configurable-http-proxy")
     if proxy is None:
         _missing("configurable-http-proxy is not on PATH: npm install -g configurable-http-proxy (.ci/run does)")
+    if sys.prefix == sys.base_prefix:
+        _missing("the hub test runs from a virtual environment (python -m venv; .ci/run makes one)")
     for tool in ("useradd", "userdel", "runuser"):
         if shutil.which(tool) is None:
             _missing(f"{tool} is missing (Debian's passwd and util-linux packages)")
