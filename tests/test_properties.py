@@ -207,3 +207,64 @@ def test_the_command_line_with_any_arguments(tmp_path_factory, capsys, extras, o
     assert "Traceback" not in "\n".join(err)
     assert (_digest(content), _digest(style)) == before
     assert sorted(p.name for p in folder.glob(".*.part")) == []
+
+
+# --------------------------------------------------------------------------- checkers (issue 20)
+
+_EXCEPTIONS = [ValueError, RuntimeError, NotImplementedError, RecursionError, MemoryError, SystemExit, GeneratorExit,
+               StopIteration, KeyboardInterrupt, type("Odd", (BaseException,), {"__str__": lambda self: 1 / 0})]
+
+
+def _values():
+    """What an answer may return: numbers, odd tensors, containers, generators, objects that fail when read."""
+    tensors = st.builds(
+        lambda shape, dtype, device: torch.zeros(shape, dtype=dtype, device=device),
+        st.lists(st.integers(0, 5), max_size=4).map(tuple),
+        st.sampled_from([torch.float32, torch.float64, torch.int64, torch.bool, torch.complex64, torch.float16]),
+        st.sampled_from(["cpu", "meta"]),
+    )
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.just(...),
+                        st.sampled_from([np.float32(6.25), np.int64(64), np.array([1, 2]), 1j]))
+    leaves = st.one_of(scalars, tensors, st.sampled_from(_EXCEPTIONS).map(_Raising))
+    return st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner, inner),
+                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                                                        inner.map(lambda v: (x for x in [v, v, v]))),
+                        max_leaves=6)
+
+
+class _Raising:
+    """A value that raises ``exception`` when it is read in any way."""
+
+    def __init__(self, exception):
+        self.exception = exception
+
+    def _fail(self, *args, **kwargs):
+        raise self.exception()
+
+    __iter__ = __len__ = __float__ = __int__ = __index__ = __bool__ = __getitem__ = __array__ = _fail
+    __repr__ = __eq__ = __lt__ = __gt__ = __ge__ = __le__ = __hash__ = _fail
+
+
+def _answer(kind, value):
+    if kind == "returns":
+        return lambda *args: value
+    if kind == "raises":
+        return lambda *args: (_ for _ in ()).throw(value())
+    if kind == "changes its input":
+        return lambda *args: args[0].mul_(2) if args and isinstance(args[0], torch.Tensor) else value
+    return value  # the answer itself is a value (not a function)
+
+
+@pytest.mark.slow  # many checks
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # a TimeUp in hypothesis's gc hook
+@settings(max_examples=60 * _SCALE, deadline=None, suppress_health_check=_QUIET)
+@given(name=st.sampled_from(list(sl.exercises.EXERCISES)), kind=st.sampled_from(["returns", "raises",
+       "changes its input", "is"]), data=st.data())
+def test_a_checker_with_any_answer_gives_a_verdict(monkeypatch, name, kind, data):
+    monkeypatch.setattr(sl.exercises.checking, "TIME_LIMIT", 0.5)
+    value = data.draw(st.sampled_from(_EXCEPTIONS) if kind == "raises" else _values())
+    result = sl.exercises.check(name, _answer(kind, value), quiet=True)  # never raises, never hangs
+    assert result.status in ("passed", "failed", "not attempted"), (result.status, result.message)
+    assert result.status != "passed" or kind == "is"
+    assert isinstance(result.message, str) and result.message and str(result)

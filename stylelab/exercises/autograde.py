@@ -6,8 +6,9 @@ adds three preprocessors to ``nbgrader autograde`` (:func:`autograde_preprocesso
     GradeOutsideKernel   before Execute      re-check every exercise from the submitted answer
                                              cells' source in a fresh process (:mod:`.grader`);
                                              then snapshot the gradebook, config and package
-    Execute              nbgrader's own      runs the notebook in the student's kernel, whose
-                                             checks are only the student's feedback
+    ExecuteToTheEnd      nbgrader's Execute  runs the notebook in the student's kernel, whose
+                                             checks are only the student's feedback; a kernel
+                                             that dies no longer aborts the submission
     ApplyVerdicts        after Execute       put back what the kernel changed (:mod:`.integrity`);
                                              set each autograder cell's output from the outside
                                              verdict: the checker's message, and an error if it
@@ -19,8 +20,9 @@ adds three preprocessors to ``nbgrader autograde`` (:func:`autograde_preprocesso
                                              with the reasons as a comment on the answer cell
 
 A submission is flagged when a cell broke the rules of graded answers, when the grading
-process found tampering or ended, when the check in the student's kernel said "correct!" but
-the grader's did not, or when the kernel changed files it must not touch. Every flag is also
+process found tampering or ended, when nbgrader alone would have given points that the
+grader does not (the check in the student's kernel raised nothing), when the kernel died, or
+when it changed files it must not touch. Every flag is also
 logged by ``nbgrader autograde``.
 """
 
@@ -32,9 +34,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+from nbclient.exceptions import DeadKernelError
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Float
 
 from . import checking
@@ -42,7 +46,7 @@ from .grader import Cell, Verdict, grade
 from .integrity import Snapshot, sqlite_path
 from .registry import EXERCISES
 
-__all__ = ["GradeOutsideKernel", "ApplyVerdicts", "FlagSubmissions", "autograde_preprocessors"]
+__all__ = ["GradeOutsideKernel", "ExecuteToTheEnd", "ApplyVerdicts", "FlagSubmissions", "autograde_preprocessors"]
 
 _PREFIX = "check_"
 _KEY = "stylelab"
@@ -92,11 +96,24 @@ class GradeOutsideKernel(NbGraderPreprocessor):
         return nb, resources
 
 
-def _in_kernel_passed(cell: NotebookNode, name: str) -> bool:
-    """True when the student's kernel printed a pass for ``name`` in this cell and raised nothing."""
-    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-    failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-    return f"{name}: correct!" in text and not failed
+class ExecuteToTheEnd(Execute):
+    """nbgrader's Execute, except that a kernel that dies (``os._exit`` in a cell) does not abort the submission:
+    the cells it did not run keep no output, and the grader's verdicts still give the scores (and a flag)."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict, km=None) -> Tuple[NotebookNode, ResourcesDict]:
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError:
+            self.log.warning("the kernel of %s died while the notebook ran", resources["nbgrader"]["student"])
+            resources.setdefault(_KEY, {})["kernel_died"] = True
+            return nb, resources
+
+
+def _kernel_would_score(cell: NotebookNode) -> bool:
+    """True when nbgrader, from the outputs the student's kernel left in this autograder cell, would have given
+    it full points (what plain nbgrader scores: no error, nothing on stderr)."""
+    score, points = utils.determine_grade(cell)
+    return score is not None and score >= points > 0
 
 
 def _outputs(verdict: Verdict) -> List[NotebookNode]:
@@ -121,6 +138,8 @@ class ApplyVerdicts(NbGraderPreprocessor):
         changed = state["snapshot"].compare(restore=True)
         if changed:
             flags["files"] = [f"the notebook's code changed files outside its folder: {'; '.join(changed[:5])}"]
+        if state.get("kernel_died"):
+            flags["kernel"] = ["the student's kernel died while nbgrader ran the notebook (os._exit, or a crash)"]
         for cell in nb.cells:
             meta = _nbgrader(cell)
             name = exercise_of(meta.get("grade_id", "")) if meta.get("grade") else None
@@ -128,9 +147,10 @@ class ApplyVerdicts(NbGraderPreprocessor):
             if verdict is None:
                 continue
             reasons = list(verdict.flags)
-            if _in_kernel_passed(cell, name) and not verdict.result.passed and not reasons:
-                reasons.append(f"the check in the student's notebook said {name} is correct, but the grader's check, "
-                               f"run outside the notebook on the answer cells, says: {verdict.result.message}")
+            if _kernel_would_score(cell) and not verdict.result.passed:
+                reasons.append(f"nbgrader alone would have given {name} full points (its check in the student's "
+                               "kernel raised nothing), but the grader's check of the answer cells says: "
+                               f"{verdict.result.mistake}")
             if reasons:
                 flags[name] = reasons
             cell.outputs = _outputs(verdict)
@@ -154,7 +174,7 @@ class FlagSubmissions(NbGraderPreprocessor):
             submitted = gradebook.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
             submitted.flagged = True
             for name, reasons in flags.items():
-                if name == "files":
+                if name not in EXERCISES:  # files, kernel: the whole notebook
                     continue
                 grade = gradebook.find_grade(_PREFIX + name, info["notebook"], info["assignment"], info["student"])
                 grade.needs_manual_grade = True
@@ -162,7 +182,7 @@ class FlagSubmissions(NbGraderPreprocessor):
                 if comment:
                     try:
                         gradebook.find_comment(comment, info["notebook"], info["assignment"], info["student"]).auto_comment = (
-                            "Flagged for review by the grader: " + "; ".join(reasons))
+                            "Flagged for review by the grader: " + "; ".join(r.rstrip(".") for r in reasons) + ".")
                     except MissingEntry:
                         pass
             gradebook.db.commit()
@@ -191,13 +211,12 @@ def autograde_preprocessors(defaults: Optional[Sequence[type]] = None) -> List[t
         from nbgrader.converters import Autograde
 
         defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-    names = [p.__name__ for p in defaults]
-    if "Execute" not in names or SaveAutoGrades not in defaults:
+    if not any(isinstance(p, type) and issubclass(p, Execute) for p in defaults) or SaveAutoGrades not in defaults:
         raise ValueError("nbgrader's autograde preprocessors have changed (no Execute or SaveAutoGrades); "
                          "stylelab's grading was made for nbgrader 0.9.6.")
-    result = [p for p in defaults if p not in (GradeOutsideKernel, ApplyVerdicts, FlagSubmissions)]
-    execute = names.index("Execute")
-    result[execute:execute] = [GradeOutsideKernel]
-    result.insert(result.index(next(p for p in result if p.__name__ == "Execute")) + 1, ApplyVerdicts)
+    result = [ExecuteToTheEnd if isinstance(p, type) and issubclass(p, Execute) else p for p in defaults
+              if p not in (GradeOutsideKernel, ApplyVerdicts, FlagSubmissions)]
+    execute = result.index(ExecuteToTheEnd)
+    result[execute:execute + 1] = [GradeOutsideKernel, ExecuteToTheEnd, ApplyVerdicts]
     result.insert(result.index(SaveAutoGrades) + 1, FlagSubmissions)
     return result

@@ -34,8 +34,8 @@ from .limits import TimeUp
 __all__ = [
     "PASSED", "FAILED", "NOT_ATTEMPTED", "CHECKER_ERROR", "TIME_LIMIT",
     "CheckResult", "Fail", "FIXTURES", "architecture_of", "NotAttempted", "TimeUp", "checker", "describe", "fixture",
-    "graded", "is_graded", "call", "call_on_copies", "callable_answer", "close", "fmt", "gradient_matches",
-    "real_values", "require_tensor", "scalar", "seeded", "sentence", "show", "text_of", "unchanged",
+    "graded", "is_graded", "warm_up_optimizers", "call", "call_on_copies", "callable_answer", "close", "fmt",
+    "gradient_matches", "real_values", "require_tensor", "scalar", "seeded", "sentence", "show", "text_of", "unchanged",
 ]
 
 PASSED, FAILED, NOT_ATTEMPTED, CHECKER_ERROR = "passed", "failed", "not attempted", "checker error"
@@ -446,18 +446,38 @@ def _verdict(exercise: str, body: Callable[..., str], answer: Any, args: tuple, 
         )
 
 
-def checker(exercise: str) -> Callable:
+@functools.lru_cache(maxsize=None)
+def warm_up_optimizers() -> None:
+    """Do once, outside any time limit, what torch does the first time an optimiser steps: it imports
+    ``torch._dynamo`` then (seconds on a loaded machine). A time limit that ran out in the middle of
+    that import would leave torch half imported for the rest of the session."""
+    x = torch.ones(2, requires_grad=True)
+    for optimizer in (torch.optim.SGD([x], lr=0.1), torch.optim.LBFGS([x], max_iter=1)):
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = (x ** 2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    torch.autograd.grad((x * 2).sum(), x)
+
+
+def checker(exercise: str, prepare: Optional[Callable[[], None]] = None) -> Callable:
     """Turn a checker body (which raises Fail or returns a success message) into a safe checker.
 
-    The checker runs the body under three times :data:`TIME_LIMIT`, with gradients enabled,
-    and returns (and unless ``quiet=True`` prints) a :class:`CheckResult`; nothing the answer
-    does, raises or returns reaches the notebook as an exception.
+    The checker runs ``prepare()`` (once per session, e.g. :func:`warm_up_optimizers`), then the
+    body under three times :data:`TIME_LIMIT`, with gradients enabled, and returns (and unless
+    ``quiet=True`` prints) a :class:`CheckResult`; nothing the answer does, raises or returns
+    reaches the notebook as an exception.
     """
 
     def decorate(body: Callable[..., str]) -> Callable[..., CheckResult]:
         @functools.wraps(body)
         def check(answer: Any, *args: Any, quiet: bool = False, **kwargs: Any) -> CheckResult:
             try:
+                if prepare is not None:
+                    prepare()
                 result = _verdict(exercise, body, answer, args, kwargs)
             except BaseException:  # noqa: BLE001 - e.g. a second interrupt while the verdict was being made
                 result = CheckResult(exercise, FAILED, _INTERRUPTED, "interrupted")

@@ -7,7 +7,7 @@ from typing import Callable, Tuple
 import torch
 
 from .checking import Fail, call, call_on_copies, callable_answer, checker, close, fmt, gradient_matches, scalar, seeded
-from .mistakes import diagnose, right, wrong
+from .mistakes import diagnose, right, squaring, wrong
 
 __all__ = ["check_content_loss"]
 
@@ -24,11 +24,7 @@ def _content_aspects(n: int) -> list:
     """The content loss as a reduction of an elementwise function of ``diff``, then an outer step; the known
     mistakes of each (``n``: the number of elements, for the message)."""
     return [
-        [right(torch.square),
-         wrong(lambda d: d, "not_squared", "you averaged the plain differences, so positive and negative ones cancel "
-               "out (and the loss can go below zero). Square them first: ((generated - target) ** 2).mean()."),
-         wrong(torch.abs, "absolute_error", "you averaged the absolute differences (an L1 loss). The content loss "
-               "squares them: ((generated - target) ** 2).mean().")],
+        squaring("", "((generated - target) ** 2).mean()"),
         [right(torch.mean),
          wrong(torch.sum, "sum_instead_of_mean", f"you took the sum of the squared differences, so the loss grows with "
                f"the size of the layer (here {n} elements, {n} times too big). Use .mean() instead of .sum()."),

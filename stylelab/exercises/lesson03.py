@@ -9,7 +9,7 @@ import torch
 from .. import losses
 from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, fmt, gradient_matches,
                        require_tensor, scalar, seeded)
-from .mistakes import diagnose, right, wrong
+from .mistakes import diagnose, right, squaring, wrong
 
 __all__ = ["check_gram_matrix", "check_style_loss"]
 
@@ -105,11 +105,7 @@ def _style_aspects(features: torch.Tensor, c: int) -> list:
          wrong(_raw_gram(features, True) / (h * w), "gram_channels_last", "the Gram matrix of the generated features "
                "is scrambled (reshape(B, H*W, C) reads channels as if they were last). If you call your own "
                "gram_matrix, run check_gram_matrix on it first.")],
-        [right(torch.square),
-         wrong(lambda d: d, "not_squared", "you averaged the plain differences of the Gram matrices, which can cancel "
-               "out. Square them first: ((G - A) ** 2).mean()."),
-         wrong(torch.abs, "absolute_error", "you averaged the absolute differences; the style loss squares them: "
-               "((G - A) ** 2).mean().")],
+        squaring(" of the Gram matrices", "((G - A) ** 2).mean()"),
         [right(torch.mean),
          wrong(torch.sum, "sum_instead_of_mean", f"you summed the squared differences over the {c}x{c} Gram entries; "
                "stylelab takes their mean (.mean() instead of .sum()), so that layers with more channels do not "

@@ -10,7 +10,7 @@ import torch
 
 from .. import losses
 from .checking import (Fail, call, call_on_copies, callable_answer, checker, close, describe, fixture, fmt,
-                       gradient_matches, real_values, scalar, seeded, unchanged)
+                       gradient_matches, real_values, scalar, seeded, unchanged, warm_up_optimizers)
 from .mistakes import diagnose, right, wrong
 
 __all__ = ["check_tv_loss", "check_optimization_step", "check_make_closure"]
@@ -98,7 +98,7 @@ def _step_case() -> Tuple[torch.Tensor, torch.Tensor]:
     return start, target
 
 
-@checker("optimization_step")
+@checker("optimization_step", prepare=warm_up_optimizers)
 def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.optim.Optimizer, Callable], float]) -> str:
     """Check ``optimization_step(image, optimizer, loss_fn) -> float`` (lesson 05).
 
@@ -290,7 +290,7 @@ _CLOSURE_HINTS = (
 )
 
 
-@checker("make_closure")
+@checker("make_closure", prepare=warm_up_optimizers)
 def check_make_closure(make_closure: Callable[..., Callable[[], torch.Tensor]]) -> str:
     """Check ``make_closure(model, content, style, image, optimizer, settings) -> closure`` (lesson 05).
 

@@ -20,9 +20,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+import torch
+
 from .checking import Fail, TimeUp, close
 
-__all__ = ["Choice", "right", "wrong", "diagnose"]
+__all__ = ["Choice", "right", "wrong", "squaring", "diagnose"]
 
 #: The most wrong choices one combination may make (more would explain almost any value).
 MOST = 3
@@ -52,6 +54,21 @@ def right(value: Any) -> Choice:
 def wrong(value: Any, mistake: str, message: str) -> Choice:
     """A known wrong choice of an aspect."""
     return Choice(value, mistake, message)
+
+
+def squaring(of: str, formula: str) -> List[Choice]:
+    """The elementwise step of a mean squared loss: square the differences (right), or the two known mistakes.
+
+    ``of``: whose differences, for the messages (e.g. ``" of the Gram matrices"``); ``formula``: the right
+    code, e.g. ``"((G - A) ** 2).mean()"``.
+    """
+    return [
+        right(torch.square),
+        wrong(lambda d: d, "not_squared", f"you averaged the plain differences{of}, so positive and negative ones "
+              f"cancel out (and the loss can go below zero). Square them first: {formula}."),
+        wrong(torch.abs, "absolute_error", f"you averaged the absolute differences{of} (an L1 loss); the loss squares "
+              f"them: {formula}."),
+    ]
 
 
 def _combinations(aspects: Sequence[Sequence[Choice]]) -> List[Tuple[Choice, ...]]:

@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import types
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -84,8 +85,8 @@ class Guard:
     def audit(self, event: str, args: tuple) -> None:
         if not self.armed or self._inside:
             return
-        self._inside = True  # a hook that calls sys._getframe would otherwise call itself
-        try:
+        try:  # (set inside the try: a TimeUp arriving here must not leave the hook switched off)
+            self._inside = True  # a hook that calls sys._getframe would otherwise call itself
             reason = self._refusal(event, args)
         finally:
             self._inside = False
@@ -133,7 +134,7 @@ class Guard:
         if event != "call":
             return
         code = frame.f_code
-        if not code.co_filename.startswith(self.package) or code in checking.FIXTURES:
+        if not code.co_filename.startswith(self.package) or code in checking.FIXTURES or code.co_filename in _MACHINERY:
             return
         caller = frame.f_back
         while caller is not None and not caller.f_code.co_filename.startswith((STUDENT, self.package)):
@@ -141,6 +142,11 @@ class Guard:
         if caller is not None and caller.f_code.co_filename.startswith(STUDENT):
             module = frame.f_globals.get("__name__", "stylelab")
             self.note(f"the answer called stylelab's {module}.{code.co_name}")
+
+
+#: The grading machinery's own files: its audit hook and time limit's alarm handler run on top of the answer's
+#: frames (called by Python, not by the answer).
+_MACHINERY = frozenset({__file__, limits.__file__, str(Path(__file__).resolve()), str(Path(limits.__file__).resolve())})
 
 
 def _short(args: tuple) -> str:
@@ -151,35 +157,81 @@ def _short(args: tuple) -> str:
 # --------------------------------------------------------------------------- what must not change
 
 
-def _watched() -> Dict[str, dict]:
-    """The namespaces the checkers rely on, by name, as dicts of their current objects."""
-    spaces = {"builtins": vars(builtins), "torch": vars(torch), "torch.Tensor": dict(vars(torch.Tensor)),
-              "torch.nn.functional": vars(torch.nn.functional), "torch.nn.Module": dict(vars(torch.nn.Module)),
-              "torch.autograd": vars(torch.autograd), "numpy": vars(numpy), "math": vars(math)}
+class Space:
+    """One namespace the checkers rely on: a module (new names are fine: libraries load lazily) or a class
+    (strict: a new name there can hide an inherited method, e.g. ``torch.Tensor.double``)."""
+
+    def __init__(self, label: str, owner: Any, strict: bool) -> None:
+        self.label, self.owner, self.strict = label, owner, strict
+        self.before = dict(self.now())
+
+    def now(self) -> Any:
+        return self.owner if isinstance(self.owner, dict) else vars(self.owner)
+
+    def put(self, key: str, value: Any) -> None:
+        if isinstance(self.owner, (dict, types.ModuleType)):
+            self.now()[key] = value
+        else:
+            setattr(self.owner, key, value)
+
+    def drop(self, key: str) -> None:
+        if isinstance(self.owner, (dict, types.ModuleType)):
+            self.now().pop(key, None)
+        else:
+            delattr(self.owner, key)
+
+    def changes(self, restore: bool) -> List[str]:
+        """What was replaced, removed or (in a class) added; with ``restore``, put back as it was."""
+        now, found = dict(self.now()), []
+        for key, value in self.before.items():
+            if key in ("_", "__builtins__") or now.get(key, _GONE) is value:
+                continue
+            found.append(f"{self.label}.{key} was {'removed' if key not in now else 'replaced'}")
+            if restore:
+                self.put(key, value)
+        for key in (now.keys() - self.before.keys()) if self.strict else ():
+            found.append(f"{self.label}.{key} was added")
+            if restore:
+                self.drop(key)
+        return found
+
+
+def snapshot() -> List[Space]:
+    """The namespaces the checkers rely on, as they are now: builtins, torch, numpy, math, every stylelab module
+    and class, and the classes the checkers hand to answers."""
+    spaces = [Space("builtins", builtins, False), Space("torch", torch, False), Space("numpy", numpy, False),
+              Space("math", math, False), Space("torch.nn.functional", torch.nn.functional, False),
+              Space("torch.autograd", torch.autograd, False)]
+    for label, cls in (("torch.Tensor", torch.Tensor), ("torch._C.TensorBase", torch._C.TensorBase),
+                       ("torch.nn.Module", torch.nn.Module), ("torch.optim.Optimizer", torch.optim.Optimizer),
+                       ("torch.optim.SGD", torch.optim.SGD), ("torch.optim.LBFGS", torch.optim.LBFGS)):
+        spaces.append(Space(label, cls, True))
     for name, module in list(sys.modules.items()):
-        if name.startswith("stylelab") and module is not None:
-            spaces[name] = vars(module)
+        if name.split(".")[0] == "stylelab" and module is not None:
+            spaces.append(Space(name, module, False))
             for value in list(vars(module).values()):
                 if isinstance(value, type) and value.__module__ == name:
-                    spaces[f"{name}.{value.__name__}"] = dict(vars(value))
-    spaces["sys.modules"] = {k: v for k, v in sys.modules.items() if k.startswith(("stylelab", "torch", "numpy"))}
+                    spaces.append(Space(f"{name}.{value.__name__}", value, True))
+    modules = {k: v for k, v in sys.modules.items() if k.split(".")[0] in ("stylelab", "torch", "numpy")}
+    spaces.append(_Modules(modules))
     return spaces
 
 
-def snapshot() -> Dict[str, Dict[str, Any]]:
-    """A copy of :func:`_watched` (the objects themselves are compared by identity later)."""
-    return {name: dict(space) for name, space in _watched().items()}
+class _Modules(Space):
+    """``sys.modules``' entries for stylelab, torch and numpy (replacing one swaps a whole module)."""
+
+    def __init__(self, entries: Dict[str, Any]) -> None:
+        self.label, self.owner, self.strict, self.before = "sys.modules", sys.modules, False, entries
 
 
-def changes(before: Dict[str, Dict[str, Any]]) -> List[str]:
-    """What was replaced or removed since ``before`` (additions are allowed: torch loads parts lazily)."""
-    now = _watched()
+def changes(spaces: List[Space], restore: bool = True) -> List[str]:
+    """Everything replaced or removed in ``spaces`` since :func:`snapshot` (put back, with ``restore``)."""
     found = []
-    for name, old in before.items():
-        new = now.get(name, {})
-        for key, value in old.items():
-            if key not in ("_", "__builtins__") and new.get(key, _GONE) is not value:
-                found.append(f"{name}.{key} was {'removed' if key not in new else 'replaced'}")
+    for space in spaces:
+        try:
+            found += space.changes(restore)
+        except Exception as exc:  # noqa: BLE001 - a class that refuses to be put back: say so
+            found.append(f"{space.label} could not be put back ({type(exc).__name__})")
     return found[:10]
 
 
@@ -203,28 +255,55 @@ def _compiled(cells: Sequence[dict]) -> List[Tuple[dict, Any, str]]:
     return result
 
 
-def run_cells(cells: Sequence[dict], guard: Guard, seconds: float) -> Tuple[dict, List[str]]:
-    """Run the setup cell, then (guarded) the answer cells, in one namespace; return it and each answer cell's error."""
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
-    problems = []
+def findings(guard: Guard, spaces: List[Space]) -> List[str]:
+    """What the guards saw since the last call (then forgotten); the namespaces and the profile hook are put back."""
+    found = list(guard.found) + changes(spaces, restore=True)
+    guard.found.clear()
+    if sys.getprofile() != guard.profile:
+        # Python drops a profile hook that raises, and a time limit's TimeUp can arrive inside it; an answer
+        # itself cannot remove it (the audit hook refuses sys.setprofile from the answer's code).
+        sys.setprofile(guard.profile)
+    return found
+
+
+@dataclass
+class Defined:
+    """The answer cells, run: their namespace, each cell's error, and what each exercise's cell did (under
+    ``"*"``: cells that define no exercise, which count against every exercise)."""
+
+    namespace: dict
+    problems: List[str] = field(default_factory=list)
+    flags: Dict[str, List[str]] = field(default_factory=dict)
+
+
+def run_cells(cells: Sequence[dict], exercises: Sequence[str], guard: Guard, spaces: List[Space],
+              seconds: float) -> Defined:
+    """Run the setup cell, then (guarded, each under ``seconds``) the answer cells, in one namespace."""
+    from .policy import defined_names
+
+    done = Defined({"__name__": "__main__", "__builtins__": builtins})
     for cell, code, error in _compiled(cells):
         if cell["kind"] == "setup":
-            exec(code, namespace)  # noqa: S102 - the instructor's locked setup cell, from the gradebook
-            for name, value in list(namespace.items()):  # the answers get no stylelab
+            exec(code, done.namespace)  # noqa: S102 - the instructor's locked setup cell, from the gradebook
+            for name, value in list(done.namespace.items()):  # the answers get no stylelab
                 if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] == "stylelab":
-                    del namespace[name]
+                    del done.namespace[name]
             continue
         guard.armed = True
+        label = cell.get("name", "an answer cell")
         if code is None:
-            problems.append(f"{cell.get('name', 'an answer cell')}: {error}")
+            done.problems.append(f"{label}: {error}")
             continue
         try:
             with limits.time_limit(seconds):
-                exec(code, namespace)  # noqa: S102 - the student's answer, in this separate, guarded process
+                exec(code, done.namespace)  # noqa: S102 - the student's answer, in this separate, guarded process
         except BaseException as exc:  # noqa: BLE001 - a cell that fails is reported, the others still run
-            problems.append(f"{cell.get('name', 'an answer cell')} raised {type(exc).__name__}: {checking.text_of(exc)}")
+            done.problems.append(f"{label} raised {type(exc).__name__}: {checking.text_of(exc)}")
+        found = findings(guard, spaces)
+        for name in [n for n in defined_names(cell["source"]) if n in exercises] or ["*"]:
+            done.flags.setdefault(name, []).extend(found)
     guard.armed = True
-    return namespace, problems
+    return done
 
 
 def own_answer(name: str, value: Any) -> str:
@@ -237,26 +316,25 @@ def own_answer(name: str, value: Any) -> str:
             f"def {name}(...) there; a function from a library can be called inside it.")
 
 
-def check_one(name: str, namespace: dict, guard: Guard, before: dict, problems: List[str]) -> dict:
+def check_one(name: str, defined: Defined, guard: Guard, spaces: List[Space]) -> dict:
     """The verdict of one exercise, with every reason to doubt it in ``flags``."""
-    answer = namespace.get(name)
+    answer = defined.namespace.get(name)
     refusal = own_answer(name, answer)
     if refusal:
         result = checking.CheckResult(name, checking.FAILED, refusal, "not_own_function")
     else:
         result = EXERCISES[name].checker(answer, quiet=True)
-    flags = list(guard.found) + changes(before)
-    if sys.getprofile() != guard.profile:
-        flags.append("the profile hook of the grading process was removed")
+    flags = defined.flags.get(name, []) + defined.flags.get("*", []) + findings(guard, spaces)
     if refusal:
         flags.append(refusal)
-    if flags:
+    if flags and not refusal:
         result = checking.CheckResult(name, checking.FAILED, "your answer did something a graded answer may not do: "
                                       + "; ".join(flags[:3]) + ".", "tampering")
-    if result.status == checking.NOT_ATTEMPTED and problems:
-        result = checking.CheckResult(name, result.status, f"{result.message} ({'; '.join(problems[:2])})", result.mistake)
+    if result.status == checking.NOT_ATTEMPTED and defined.problems:
+        result = checking.CheckResult(name, result.status, f"{result.message} ({'; '.join(defined.problems[:2])})",
+                                      result.mistake)
     return {"exercise": name, "status": result.status, "message": result.message, "mistake": result.mistake,
-            "flags": flags, "problems": problems}
+            "flags": flags[:10]}
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -278,37 +356,22 @@ def _read_line(fd: int) -> bytes:
         chunks.append(byte)
 
 
-def warm_up() -> None:
-    """Do once, before any answer runs, what torch does lazily the first time (imports, caches): an optimiser
-    step of each kind the checkers hand out, and a gradient."""
-    x = torch.ones(2, requires_grad=True)
-    for optimizer in (torch.optim.SGD([x], lr=0.1), torch.optim.LBFGS([x], max_iter=1)):
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            loss = (x ** 2).sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-    torch.autograd.grad((x * 2).sum(), x)
-
-
 def serve(job: dict, result_fd: int) -> None:
     """Run one job: the cells, then each exercise, sending each verdict once the grader sends its key."""
     checking._GRADED.set(True)  # for good, in this process
     checking.TIME_LIMIT = limits.limit(job.get("time_limit", limits.DEFAULT))
     torch.set_num_threads(1)
-    warm_up()
+    checking.warm_up_optimizers()  # before the audit hook: torch's lazy imports write a cache folder
     guard = Guard(job.get("protected", ()), tempfile.gettempdir())
     sys.stdin = open(os.devnull, encoding="utf-8")  # the grader's keys come on fd 0: the answers read nothing there
-    before = snapshot()
+    spaces = snapshot()
     sys.addaudithook(guard.audit)
     _send(result_fd, "STARTED")
     sys.setprofile(guard.profile)
-    namespace, problems = run_cells(job["cells"], guard, checking.TIME_LIMIT)
+    defined = run_cells(job["cells"], job["exercises"], guard, spaces, checking.TIME_LIMIT)
     _send(result_fd, "DEFINED")
     for index, name in enumerate(job["exercises"]):
-        payload = json.dumps(check_one(name, namespace, guard, before, problems), sort_keys=True)
+        payload = json.dumps(check_one(name, defined, guard, spaces), sort_keys=True)
         _send(result_fd, f"READY {index}")
         key = _read_line(0)
         _send(result_fd, f"VERDICT {payload} {hmac.new(key, payload.encode('utf-8'), 'sha256').hexdigest()}")
