@@ -199,8 +199,8 @@ def measure_lesson(path: str | Path, environment: Mapping[str, str], *, cell_tim
         cell_timeout: seconds one cell may run.
         interval: seconds between memory samples.
 
-    The kernel runs in an empty temporary folder, removed afterwards. A failing cell ends
-    the run; its error is in :attr:`Usage.error`.
+    The kernel runs in an empty temporary folder; both are gone afterwards. A failing cell
+    ends the run; its error is in :attr:`Usage.error`.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -213,7 +213,8 @@ def measure_lesson(path: str | Path, environment: Mapping[str, str], *, cell_tim
                                 resources={"metadata": {"path": folder}})
         started = time.perf_counter()
         error = ""
-        with client.setup_kernel(env={**os.environ, **environment}, cwd=folder):
+        # cleanup_kc: shut the kernel down afterwards (nbclient keeps a kernel it was handed alive)
+        with client.setup_kernel(env={**os.environ, **environment}, cwd=folder, cleanup_kc=True):
             sampler = _Sampler(client.km.provisioner.pid, interval)
             sampler.start()
             try:

@@ -61,7 +61,11 @@ def test_a_lesson_in_a_fresh_kernel_shows_its_memory_cpu_and_peak_cell(tmp_path)
     ])
     path = tmp_path / "01_probe.ipynb"
     nbformat.write(notebook, str(path))
+    before = {child.pid for child in psutil.Process().children()}
     usage = capacity.measure_lesson(path, {"STYLELAB_MODE": "fast"}, interval=0.05)
+    left = [child for child in psutil.Process().children() if child.pid not in before and child.is_running()
+            and child.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"the lesson's kernel is still running: {left}"
     assert usage.peak_private_mib > 300 and usage.peak_rss_mib > usage.peak_private_mib
     assert usage.peak_cell in (1, 2)  # the array's cell (or the next, if it ended between two samples)
     assert usage.cpu_seconds > 0.1
