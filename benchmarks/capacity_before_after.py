@@ -38,7 +38,11 @@ def main() -> int:
     parser.add_argument("--weights", default="caffe-vgg16", help="STYLELAB_WEIGHTS (default caffe-vgg16)")
     args = parser.parse_args()
     common = {"STYLELAB_MODE": args.mode, "STYLELAB_WEIGHTS": args.weights}
-    rows = []
+    print(f"mode {args.mode}, weights {args.weights}, empty result cache; before = {args.before} "
+          "(PyTorch's default threads), after = this checkout on a hub (one thread per kernel)\n")
+    print("| lesson | peak RSS before → after (MiB) | private before → after (MiB) | "
+          "CPU-seconds before → after | errors |")
+    print("|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="stylelab-before-") as before:
         _unpack(args.before, Path(before))
         old = {path.name: path for path in lesson_paths(args.lessons, Path(before) / "notebooks")}
@@ -47,17 +51,11 @@ def main() -> int:
             was = measure_lesson(old[path.name], {**common, "PYTHONPATH": before})
             print(f"{path.name}: after (this checkout) ...", file=sys.stderr, flush=True)
             now = measure_lesson(path, {**common, "PYTHONPATH": str(REPO), "JUPYTERHUB_USER": "benchmark"})
-            rows.append((path.name, was, now))
-    print(f"mode {args.mode}, weights {args.weights}, empty result cache; before = {args.before} "
-          "(PyTorch's default threads), after = this checkout on a hub (one thread per kernel)\n")
-    print("| lesson | peak RSS before → after (MiB) | private before → after (MiB) | "
-          "CPU-seconds before → after | errors |")
-    print("|---|---|---|---|---|")
-    for name, was, now in rows:
-        errors = "; ".join(f"{label}: {usage.error}" for label, usage in (("before", was), ("after", now)) if usage.error)
-        print(f"| {name} | {was.peak_rss_mib:,.0f} → {now.peak_rss_mib:,.0f} | "
-              f"{was.peak_private_mib:,.0f} → {now.peak_private_mib:,.0f} | "
-              f"{was.cpu_seconds:,.0f} → {now.cpu_seconds:,.0f} | {errors} |")
+            errors = "; ".join(f"{label}: {usage.error}" for label, usage in (("before", was), ("after", now))
+                               if usage.error)
+            print(f"| {path.name} | {was.peak_rss_mib:,.0f} → {now.peak_rss_mib:,.0f} | "
+                  f"{was.peak_private_mib:,.0f} → {now.peak_private_mib:,.0f} | "
+                  f"{was.cpu_seconds:,.0f} → {now.cpu_seconds:,.0f} | {errors} |", flush=True)
     return 0
 
 
