@@ -30,6 +30,7 @@ computing student; the CPU-seconds say how long a lesson keeps that core.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -40,10 +41,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Usage", "measure_lesson", "measure_server", "measure_student_server", "Recommendation", "recommend", "format_report",
-           "HUB_OVERHEAD_MIB", "HUB_CPU_OVERHEAD"]
+__all__ = ["Usage", "measure_lesson", "measure_server", "measure_student_server", "Recommendation", "recommend",
+           "format_report", "format_cells", "lesson_paths", "report", "HUB_OVERHEAD_MIB", "HUB_CPU_OVERHEAD"]
 
 MIB = 1024 * 1024
 #: The Littlest JupyterHub's memory overhead for the hub and its services (its resource-estimation guide).
@@ -68,6 +69,8 @@ class Usage:
         seconds: wall time (depends on the machine's load: for information only).
         peak_cell: the index of the cell that was running at the private peak (-1: none).
         error: the first error of the run (a cell that failed), or ``""``.
+        held: ``(cell index, private MiB)`` right after each code cell: what the lesson
+            keeps (its variables, and memory the allocator has not given back).
     """
 
     name: str
@@ -78,6 +81,7 @@ class Usage:
     seconds: float
     peak_cell: int = -1
     error: str = ""
+    held: Tuple[Tuple[int, float], ...] = ()
 
 
 class _Sampler(threading.Thread):
@@ -94,6 +98,22 @@ class _Sampler(threading.Thread):
         self.peak_cell = -1
         self.children_rss: Dict[int, float] = {}
         self._stop_event = threading.Event()
+
+    def private_now(self) -> float:
+        """The tree's private bytes now."""
+        import psutil
+
+        try:
+            tree = [self.process] + self.process.children(recursive=True)
+        except psutil.Error:
+            return 0.0
+        total = 0.0
+        for process in tree:
+            try:
+                total += _memory(process)[1]
+            except (psutil.Error, OSError):
+                continue
+        return total
 
     def sample(self) -> None:
         import psutil
@@ -217,16 +237,19 @@ def measure_lesson(path: str | Path, environment: Mapping[str, str], *, cell_tim
         with client.setup_kernel(env={**os.environ, **environment}, cwd=folder, cleanup_kc=True):
             sampler = _Sampler(client.km.provisioner.pid, interval)
             sampler.start()
+            held: List[Tuple[int, float]] = []
             try:
                 for index, cell in enumerate(notebook.cells):
                     sampler.cell = index
                     client.execute_cell(cell, index)
+                    if cell.cell_type == "code":
+                        held.append((index, sampler.private_now() / MIB))
             except CellExecutionError as exc:
                 error = f"cell {sampler.cell}: {str(exc).strip().splitlines()[-1][:200]}"
             finally:
                 sampler.stop()
                 usage = _usage(path.name, sampler, started, error)
-    return usage
+    return dataclasses.replace(usage, held=tuple(held))
 
 
 def _free_port() -> int:
@@ -352,6 +375,20 @@ def format_report(lessons: Iterable[Usage], server: Usage, advice: Recommendatio
     return "\n".join(lines)
 
 
+def format_cells(usage: Usage, *, at_least: float = 20.0) -> str:
+    """The cells after which the lesson holds ``at_least`` MiB more than before: where it keeps memory."""
+    lines = [f"{usage.name}: cells that keep {at_least:g} MiB or more (private MiB after the cell)"]
+    previous = None
+    for index, held in usage.held:
+        if previous is not None and held - previous >= at_least:
+            lines.append(f"  cell {index}: {previous:,.0f} -> {held:,.0f} (+{held - previous:,.0f})")
+        previous = held
+    if usage.held:
+        lines.append(f"  after the last cell: {usage.held[-1][1]:,.0f}; peak {usage.peak_private_mib:,.0f} "
+                     f"in cell {usage.peak_cell}")
+    return "\n".join(lines)
+
+
 def lesson_paths(lessons: Optional[Sequence[str]], folder: Path) -> list:
     """The lesson notebooks ``NN_*.ipynb`` in ``folder`` (all of them when ``lessons`` is None)."""
     found = {path.name[:2]: path for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
@@ -363,11 +400,12 @@ def lesson_paths(lessons: Optional[Sequence[str]], folder: Path) -> list:
 
 
 def report(lessons: Optional[Sequence[str]], *, mode: str, students: int, threads: Optional[int],
-           weights: Optional[str], folder: Path, progress=print) -> str:
+           weights: Optional[str], folder: Path, cells: bool = False, progress=print) -> str:
     """Measure ``lessons`` (and the single-user server) and return :func:`format_report`'s text.
 
     ``threads``: PyTorch's CPU threads per kernel (None: as on a hub, see
-    :func:`stylelab.device.cpu_threads`; 0: PyTorch's default, one per core).
+    :func:`stylelab.device.cpu_threads`; 0: PyTorch's default, one per core). ``cells``:
+    add :func:`format_cells` for each lesson.
     """
     from .device import THREADS_VARIABLE, cpu_threads
     from .modes import MODES
@@ -390,5 +428,6 @@ def report(lessons: Optional[Sequence[str]], *, mode: str, students: int, thread
     server = measure_student_server()
     thread_text = f"{threads} PyTorch thread{'s' if threads != 1 else ''} per kernel" if threads else \
         "PyTorch's default threads (one per core)"
-    return format_report(usages, server, recommend(usages, server, students), mode=mode, threads=thread_text,
+    text = format_report(usages, server, recommend(usages, server, students), mode=mode, threads=thread_text,
                          weights=weights or os.environ.get("STYLELAB_WEIGHTS", "auto"))
+    return "\n\n".join([text, *(format_cells(usage) for usage in usages)]) if cells else text

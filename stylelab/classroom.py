@@ -408,6 +408,7 @@ def _parser() -> argparse.ArgumentParser:
     measure.add_argument("--threads", type=int, default=None,
                          help="PyTorch threads per kernel (default: as on a hub, 1; 0: one per core)")
     measure.add_argument("--weights", default=None, help="STYLELAB_WEIGHTS of the kernels (default: as set here)")
+    measure.add_argument("--cells", action="store_true", help="also list the cells after which a lesson keeps memory")
     return parser
 
 
@@ -440,7 +441,7 @@ def _capacity(args: argparse.Namespace) -> None:
     from .capacity import report
 
     print(report(args.lessons, mode=args.mode, students=args.students, threads=args.threads, weights=args.weights,
-                 folder=lessons_dir(), progress=lambda line: print(line, file=sys.stderr, flush=True)))
+                 folder=lessons_dir(), cells=args.cells, progress=lambda line: print(line, file=sys.stderr, flush=True)))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
