@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -245,7 +246,8 @@ def measure_lesson(path: str | Path, environment: Mapping[str, str], *, cell_tim
                     if cell.cell_type == "code":
                         held.append((index, sampler.private_now() / MIB))
             except CellExecutionError as exc:
-                error = f"cell {sampler.cell}: {str(exc).strip().splitlines()[-1][:200]}"
+                last = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[-1]  # no terminal colours
+                error = f"cell {sampler.cell}: {last[:200]}"
             finally:
                 sampler.stop()
                 usage = _usage(path.name, sampler, started, error)
