@@ -330,6 +330,12 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             f"The weights file {str(path)!r} is {what}; pass the path of a .pth state-dict file, "
             "or weights='imagenet' / 'random'."
         )
+    mapped = None if zipfile.is_zipfile(path) else _mappable_copy(path)
+    if mapped is not None and mapped.is_file():
+        try:
+            return _to_layer_names(_load(mapped), str(path))
+        except Exception:  # noqa: BLE001 - a damaged copy: read the original again, and replace the copy
+            pass
     try:
         raw = _load(path)
     except Exception as exc:  # torch.load fails in many ways on damaged files (KeyError, EOFError, ...)
@@ -346,7 +352,36 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             f"{str(path)!r} does not hold a state dict of tensors; save model.state_dict() of a "
             "torchvision vgg16 or vgg19 (or of its .features) with torch.save."
         )
-    return _to_layer_names(raw, str(path))
+    state, arch = _to_layer_names(raw, str(path))
+    if mapped is not None and _save_mappable_copy(state, mapped):
+        del raw, state
+        return _to_layer_names(_load(mapped), str(path))
+    return state, arch
+
+
+def _mappable_copy(path: Path) -> Path:
+    """Where the memory-mappable copy of an old-format weights file goes: stylelab's cache,
+    named after the file, its size and its modification time (a changed file gets a new copy)."""
+    info = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / "weights" / "mapped" / f"{path.stem}-{key}.pth"
+
+
+def _save_mappable_copy(state: Mapping[str, torch.Tensor], target: Path) -> bool:
+    """Save the convolutions of an old-format file in the zip format, atomically; False if
+    the cache cannot be written (then the weights stay in memory as read)."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(dict(state), partial)
+        os.replace(partial, target)
+        return True
+    except OSError:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # no folder to hold it either
+            pass
+        return False
 
 
 def _load(path: Path):
@@ -357,8 +392,9 @@ def _load(path: Path):
     every process that maps the same file shares one copy (thirty students' kernels on a
     hub hold one network). The pages are private copy-on-write mappings, so nothing ever
     changes the file; stylelab's own files are replaced atomically, never rewritten in place.
-    Only the zip format of ``torch.save`` (PyTorch 1.6 and later) can be mapped; older
-    files are read into memory as before.
+    Only the zip format of ``torch.save`` (PyTorch 1.6 and later) can be mapped. An older file
+    (torchvision's VGG weights are from 2017) is read once, and its convolutions are saved in
+    the zip format in stylelab's cache (:func:`_mappable_copy`), which later runs map instead.
     """
     if zipfile.is_zipfile(path):
         return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
