@@ -34,13 +34,16 @@ what the student can read: the course folder stays private by its permissions
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 import re
 import stat
 import textwrap
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
+
+from .classroom import check_course_id
+from .files import write_atomic
 
 __all__ = [
     "INSTRUCTOR_LAB_PLUGINS",
@@ -161,7 +164,7 @@ def setup_hub(course_id: str, instructors: Sequence[str], *, exchange: str,
     Returns:
         The paths created or written, the exchange first.
     """
-    _check_name("course id", course_id)
+    check_course_id(course_id)
     if not instructors:
         raise ValueError("Name at least one instructor (--instructors), the hub user who grades.")
     for name in instructors:
@@ -189,12 +192,12 @@ def setup_hub(course_id: str, instructors: Sequence[str], *, exchange: str,
             written.append(exchange_path)
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temporary.write_text(text, encoding="utf-8")
-            temporary.chmod(0o644)
-            os.replace(temporary, path)
+            write_atomic(path, text, what="the hub's configuration")
+            path.chmod(0o644)  # every user's server reads it, whatever root's umask
             written.append(path)
-    except PermissionError as exc:
+    except OSError as exc:  # FileWriteError from write_atomic is an OSError with its errno
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            raise
         raise PermissionError(
             f"Could not write {exc.filename}: permission denied; run hub-setup as root (sudo -E), "
             "in the environment the users' servers run in."

@@ -149,7 +149,7 @@ def test_build_course_rejects_bad_arguments_before_writing(tmp_path):
         classroom.build_course(tmp_path, ["07"])
     with pytest.raises(ValueError, match="course id"):
         classroom.build_course(tmp_path, course_id="my course")
-    with pytest.raises(ValueError, match="points must be a positive number"):
+    with pytest.raises(ValueError, match="points must be greater than 0"):
         classroom.build_course(tmp_path, points=0)
     with pytest.raises(ValueError, match="timeout"):
         classroom.build_course(tmp_path, timeout=0)
@@ -167,7 +167,7 @@ def test_command_line_builds_the_chosen_lessons(tmp_path, capsys):
     assert sorted(p.name for p in (course / "source").iterdir()) == ["02_content_loss", "06_perceptual_control"]
     assert classroom.main(["build-course", str(course), "--lessons", "03"]) == 0
     assert "kept " in capsys.readouterr().out
-    assert classroom.main(["build-course", str(course)]) == 2
+    assert classroom.main(["build-course", str(course), "--points", "2"]) == 2  # would change 02, 03 and 06
     assert "error: The assignment" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         classroom.main(["build-course", str(course), "--lessons", "07"])
@@ -360,3 +360,54 @@ def test_nbgrader_scores_from_outside_the_kernel_names_the_mistakes_and_flags_ev
         feedback = _feedback(course, student)
         for text in texts:
             assert text in feedback, f"{student}'s feedback lacks {text!r}"
+
+
+# --------------------------------------------------------------------------- odd arguments and full disks (issue 20)
+
+
+@pytest.mark.parametrize("course_id", ["..", ".", "../outside", "a/b", "-rf", ".hidden", "", " x", "x" * 65, "kurs\n1"])
+def test_a_course_id_outside_the_exchange_is_refused(tmp_path, course_id):
+    # Before issue 20, course id ".." made nbgrader release outside the exchange folder.
+    with pytest.raises(ValueError, match="must start with a letter or a digit") as info:
+        classroom.build_course(tmp_path / "course", ["02"], course_id=course_id)
+    assert "\n" not in str(info.value) and not (tmp_path / "course").exists()
+
+
+@pytest.mark.parametrize("points, message", [("inf", "points must be a finite number"),
+                                             ("nan", "points must be a finite number"),
+                                             ("-1", "points must be greater than 0"),
+                                             ("1e6", "points must be at most 1000")])
+def test_points_that_are_not_a_sane_number_are_refused(tmp_path, capsys, points, message):
+    # Before issue 20, --points inf wrote "points": Infinity, which is not JSON.
+    assert classroom.main(["build-course", str(tmp_path / "course"), "--lessons", "02", "--points", points]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and not (tmp_path / "course").exists()
+
+
+def test_a_full_disk_leaves_no_truncated_notebook_and_the_rebuild_finishes(tmp_path, capsys, monkeypatch):
+    # Before issue 20 a full disk left a truncated notebook, and the rebuild then refused to write over it.
+    import errno
+
+    from stylelab import files
+
+    real = files._write_some
+    writes = {"count": 0}
+
+    def fill_up(handle, data):
+        writes["count"] += 1
+        if writes["count"] == 3:  # the config and the first notebook fit, the second does not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(handle, data)
+
+    monkeypatch.setattr(files, "_write_some", fill_up)
+    course = tmp_path / "course"
+    assert classroom.main(["build-course", str(course), "--lessons", "02", "03"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "There is no space left on the disk for the assignment 03_gram_matrices" in err[0]
+    leftovers = sorted(str(p.relative_to(course)) for p in course.rglob("*") if p.is_file())
+    assert leftovers == ["nbgrader_config.py", "source/02_content_loss/02_content_loss.ipynb"]
+    json.loads((course / "source" / "02_content_loss" / "02_content_loss.ipynb").read_text())  # whole
+    monkeypatch.setattr(files, "_write_some", real)  # space freed: the same command finishes the course
+    assert classroom.main(["build-course", str(course), "--lessons", "02", "03"]) == 0
+    for name in ("02_content_loss", "03_gram_matrices"):
+        nbformat.validate(nbformat.read(str(course / "source" / name / f"{name}.ipynb"), as_version=4))

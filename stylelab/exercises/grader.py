@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import GradingError
@@ -42,6 +43,8 @@ from .policy import SETUP_MODULES, defined_names, describe_violations, violation
 from .registry import EXERCISES, solutions_dir
 
 __all__ = ["Cell", "Verdict", "deadlines", "grade"]
+
+_PACKAGE_PARENT = str(Path(checking.__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,8 @@ class _Process:
         self.folder = tempfile.TemporaryDirectory(prefix="stylelab-grading-")
         read, write = os.pipe()
         env = {key: value for key, value in os.environ.items() if key not in ("PYTHONSTARTUP", "PYTHONINSPECT")}
+        # the same stylelab as this process's, wherever it came from (an install, a clone on sys.path)
+        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])])
         scratch = os.path.join(self.folder.name, "tmp")
         os.mkdir(scratch)
         env.update(STYLELAB_SOLUTIONS=os.path.join(self.folder.name, "no-solutions"), TMPDIR=scratch,

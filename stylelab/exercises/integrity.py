@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ..files import write_atomic
+
 __all__ = ["Snapshot", "sqlite_path"]
 
 _Listing = Dict[str, Tuple[int, int]]
@@ -94,9 +96,7 @@ def _put_back(path: Path, data: Optional[bytes]) -> None:
     if data is None:
         path.unlink(missing_ok=True)
         return
-    temporary = path.with_name(f".{path.name}.stylelab-restore")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_atomic(path, data, what=f"the restored {path.name}")
 
 
 @dataclass

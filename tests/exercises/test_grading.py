@@ -150,6 +150,14 @@ def _stand_in(tmp_path: Path, body: str) -> str:
 ANSWER = Cell("def content_loss(g, t):\n    return ((g - t) ** 2).mean()", "answer", "answer_content_loss")
 
 
+def test_the_grading_process_imports_the_same_stylelab_as_the_grader(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # e.g. a clone put on sys.path by a script, not installed
+    python = _stand_in(tmp_path, "import stylelab\nprint(stylelab.__file__, file=sys.stderr)\nsys.exit(3)")
+    with pytest.raises(GradingError) as caught:
+        grade([ANSWER], ["content_loss"], python=python)
+    assert str(Path(sl.__file__).resolve()) in str(caught.value)
+
+
 def test_a_grader_that_cannot_start_is_an_error_not_a_zero(tmp_path):
     with pytest.raises(GradingError, match="could not start .*boom"):
         grade([ANSWER], ["content_loss"], python=_stand_in(tmp_path, "print('boom', file=sys.stderr)\nsys.exit(3)"))
