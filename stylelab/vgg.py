@@ -22,7 +22,7 @@ from torch import nn
 from .device import pick_device
 from .errors import ImageLoadError
 from .layers import Architecture, architecture
-from .normalization import cached_means, calibration_images, channel_means, rescale, weights_digest
+from .normalization import cached_means, calibration_images, channel_means, rescale_shared, weights_digest
 from .weights import VGGWeights, load_weights
 
 __all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR", "NORMALIZE_CHOICES", "normalizes"]
@@ -164,8 +164,10 @@ class VGGFeatures(nn.Module):
             return channel_means(self.iter_features, relus, calibration_images())
 
         channels = {name: self.architecture.spec(name).out_channels for name in relus}
-        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure, channels)
-        rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
+        key = weights_digest(loaded.state, self.preprocessing)
+        means = cached_means(key, measure, channels)
+        # the rescaled weights are mapped from one file in the cache: every kernel shares them
+        rescale_shared(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus}, key)
         self.normalized = True
 
     @property

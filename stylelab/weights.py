@@ -60,6 +60,8 @@ __all__ = [
     "imagenet_cache_path",
     "download_imagenet_weights",
     "caffe_vgg16_path",
+    "save_mappable",
+    "load_mapped",
     "random_weights",
     "read_state_dict",
     "detect_architecture",
@@ -333,11 +335,11 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
     mapped = None if zipfile.is_zipfile(path) else _mappable_copy(path)
     if mapped is not None and mapped.is_file():
         try:
-            return _to_layer_names(_load(mapped), str(path))
+            return _to_layer_names(load_mapped(mapped), str(path))
         except Exception:  # noqa: BLE001 - a damaged copy: read the original again, and replace the copy
             pass
     try:
-        raw = _load(path)
+        raw = load_mapped(path)
     except Exception as exc:  # torch.load fails in many ways on damaged files (KeyError, EOFError, ...)
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise WeightsFileError(
@@ -353,9 +355,9 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             "torchvision vgg16 or vgg19 (or of its .features) with torch.save."
         )
     state, arch = _to_layer_names(raw, str(path))
-    if mapped is not None and _save_mappable_copy(state, mapped):
+    if mapped is not None and save_mappable(state, mapped):
         del raw, state
-        return _to_layer_names(_load(mapped), str(path))
+        return _to_layer_names(load_mapped(mapped), str(path))
     return state, arch
 
 
@@ -367,9 +369,11 @@ def _mappable_copy(path: Path) -> Path:
     return cache_dir() / "weights" / "mapped" / f"{path.stem}-{key}.pth"
 
 
-def _save_mappable_copy(state: Mapping[str, torch.Tensor], target: Path) -> bool:
-    """Save the convolutions of an old-format file in the zip format, atomically; False if
-    the cache cannot be written (then the weights stay in memory as read)."""
+def save_mappable(state: Mapping[str, torch.Tensor], target: Path) -> bool:
+    """Save ``state`` in the zip format, which :func:`load_mapped` maps, atomically (the
+    convolutions of an old-format file; the normalised weights of
+    :func:`stylelab.normalization.rescale_shared`); False if the cache cannot be written
+    (then the weights stay in memory as they are)."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -384,7 +388,7 @@ def _save_mappable_copy(state: Mapping[str, torch.Tensor], target: Path) -> bool
         return False
 
 
-def _load(path: Path):
+def load_mapped(path: Path):
     """``torch.load`` the file, memory-mapped when its format allows.
 
     A memory-mapped file's tensors are the operating system's cached pages of the file:
