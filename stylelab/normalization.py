@@ -33,6 +33,10 @@ stylelab wrote) is said in one ``RuntimeWarning`` naming the file, and the means
 measured again and the file rewritten; a network that says ``normalized=True`` is always
 normalised by the means of its own weights.
 
+The rescaled weights themselves are kept next to the means, in ``<key>.pth``, and every
+process memory-maps that one file (:func:`rescale_shared`): thirty kernels on a hub that
+share a cache folder hold one normalised network, not thirty.
+
 >>> model = VGGFeatures(weights="caffe-vgg16", normalize=True)       # doctest: +SKIP
 >>> model(image, "relu3_1")["relu3_1"].mean(dim=(0, 2, 3))          # about 1 per channel
 """
