@@ -260,7 +260,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def measure_server(environment: Mapping[str, str], *, startup_timeout: float = 120) -> Usage:
+def measure_server(environment: Mapping[str, str], *, startup_timeout: float = 300) -> Usage:
     """Start ``jupyter lab`` (no browser, 127.0.0.1), load the JupyterLab page once, and
     measure the server as :func:`measure_lesson` measures a kernel."""
     port, token = _free_port(), os.urandom(16).hex()
@@ -425,7 +425,10 @@ def report(lessons: Optional[Sequence[str]], *, mode: str, students: int, thread
     usages = []
     for path in paths:
         progress(f"running {path.name} in a fresh kernel ({mode} mode) ...")
-        usages.append(measure_lesson(path, environment))
+        usage = measure_lesson(path, environment)
+        usages.append(usage)  # said at once: a long run that stops later (a server that does not start) keeps it
+        progress(f"{path.name}: peak RSS {usage.peak_rss_mib:,.0f} MiB, peak private {usage.peak_private_mib:,.0f} MiB, "
+                 f"{usage.cpu_seconds:,.1f} CPU-seconds{'; ' + usage.error if usage.error else ''}")
     progress("starting jupyter lab to measure a student's single-user server ...")
     server = measure_student_server()
     thread_text = f"{threads} PyTorch thread{'s' if threads != 1 else ''} per kernel" if threads else \
