@@ -53,6 +53,8 @@ __all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "b
 #: Seconds one cell may run when nbgrader validates or autogrades; a cell that runs longer
 #: (a looping answer) is interrupted, scores 0, and the rest of the notebook still runs.
 DEFAULT_TIMEOUT = 30
+#: Where nbgrader's exchange is on the hub (nbgrader's own default is /usr/local/share/nbgrader/exchange).
+DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 #: nbgrader's cell-metadata schema that the generated notebooks follow.
 SCHEMA_VERSION = 3
 #: The most points one exercise may be worth, and the longest time limit of a cell (a day).
@@ -276,25 +278,40 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
     return path.stem, notebook
 
 
-def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> str:
-    """The course's ``nbgrader_config.py``."""
+def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT, exchange: str = DEFAULT_EXCHANGE) -> str:
+    """The course's ``nbgrader_config.py``.
+
+    It names the course, its folder (``CourseDirectory.root``: the folder the file is in,
+    wherever the course is moved) and the exchange (``Exchange.root``), so that nbgrader's
+    commands run in the course folder and the formgrader (which loads it with
+    ``load_subconfig`` from the instructor's ``~/.jupyter/nbgrader_config.py``) agree.
+    """
     return textwrap.dedent(f"""\
         # nbgrader configuration of the stylelab course, written by
         #   python -m stylelab.classroom build-course
         # See notebooks/INSTRUCTORS.md ("A class on JupyterHub with nbgrader") for the workflow.
+        # For the formgrader on a JupyterHub, load this file from ~/.jupyter/nbgrader_config.py:
+        #   load_subconfig("/path/to/this/course/nbgrader_config.py")
+        import os
+
         c = get_config()  # noqa: F821 - nbgrader provides get_config
 
         c.CourseDirectory.course_id = {course_id!r}
+        # The course folder is the folder of this file (source/, release/, submitted/, gradebook.db).
+        c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))  # noqa: F821 - set by traitlets
+
+        # Where nbgrader releases assignments and students submit: a folder on the hub that every
+        # user can write to, with the sticky bit so that no one can rename or delete another
+        # user's files in it (an administrator creates it once: install -d -m 1777 {exchange}).
+        # Students' servers need the same setting (and the course id), e.g. in
+        # /etc/jupyter/nbgrader_config.py (python -m stylelab.classroom hub-setup writes both).
+        c.Exchange.root = {exchange!r}
 
         # Seconds each cell may run when nbgrader validates or autogrades a notebook. A cell
         # that runs longer (an answer that loops forever) is interrupted and scores 0; the
         # rest of the notebook, and the rest of the class, are still graded. The checks take
         # well under a second; the setup cell imports PyTorch, which can take a few seconds.
         c.Execute.timeout = {int(timeout)}
-
-        # On one machine without a JupyterHub, point the exchange at a folder that you and
-        # the students can write to (the default is /srv/nbgrader/exchange):
-        # c.Exchange.root = "/tmp/exchange"
 
         # Scores come from stylelab's grader, not from the students' kernels (which a student's
         # code can patch): autograde re-checks each submitted answer cell in a fresh process,
@@ -310,8 +327,8 @@ def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> 
 
 
 def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *, course_id: str = "stylelab",
-                 points: float = 1, timeout: int = DEFAULT_TIMEOUT, force: bool = False,
-                 lessons_folder: Optional[Path] = None, solutions_folder: Optional[Path] = None) -> List[Path]:
+                 points: float = 1, timeout: int = DEFAULT_TIMEOUT, exchange: str = DEFAULT_EXCHANGE,
+                 force: bool = False, lessons_folder: Optional[Path] = None, solutions_folder: Optional[Path] = None) -> List[Path]:
     """Write an nbgrader course: ``nbgrader_config.py`` and one assignment per lesson in ``source/``.
 
     Args:
@@ -321,6 +338,7 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
         course_id: nbgrader's ``CourseDirectory.course_id`` (the course's name on the hub).
         points: the points of each exercise.
         timeout: seconds each cell may run when nbgrader autogrades (``Execute.timeout``).
+        exchange: the absolute path of nbgrader's exchange folder on the hub (``Exchange.root``).
         force: replace existing assignments of the same name and an existing
             ``nbgrader_config.py``. Without it, an existing assignment with other contents
             is an error (and nothing is written; one with the same contents, from a build
@@ -345,6 +363,8 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
     course_id = check_course_id(course_id)
     points = check_points(points)
     timeout = validate.whole_number("timeout", timeout, maximum=MAX_TIMEOUT)
+    if not (isinstance(exchange, str) and Path(exchange).is_absolute()):
+        raise ValueError(f"exchange must be an absolute path such as {DEFAULT_EXCHANGE!r}, not {exchange!r}.")
     notebooks = [(name, _notebook_text(notebook))
                  for name, notebook in (assignment_notebook(lesson, points=points, lessons=lessons_folder,
                                                             solutions=solutions_folder) for lesson in chosen)]
@@ -359,7 +379,7 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
     written = []
     config = folder / "nbgrader_config.py"
     if force or not config.exists():
-        written.append(write_atomic(config, config_text(course_id, timeout), what="the nbgrader configuration"))
+        written.append(write_atomic(config, config_text(course_id, timeout, exchange), what="the nbgrader configuration"))
     for name, text in notebooks:
         written.append(write_atomic(_notebook_path(folder, name), text, what=f"the assignment {name}"))
     return written
@@ -406,8 +426,9 @@ def _differs(path: Path, text: str) -> bool:
         return True
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m stylelab.classroom``: write the lessons' exercises as an nbgrader course."""
+def _parser() -> argparse.ArgumentParser:
+    from .hub import DEFAULT_HUB_CONFIG, DEFAULT_JUPYTER_ETC
+
     parser = argparse.ArgumentParser(prog="python -m stylelab.classroom", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build-course", help="write an nbgrader course folder (config + source/)")
@@ -418,14 +439,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     build.add_argument("--points", type=float, default=1, help="points per exercise (default: 1)")
     build.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                        help=f"seconds a cell may run when autograding (default: {DEFAULT_TIMEOUT})")
+    build.add_argument("--exchange", default=DEFAULT_EXCHANGE,
+                       help=f"nbgrader's exchange folder on the hub (default: {DEFAULT_EXCHANGE})")
     build.add_argument("--force", action="store_true", help="replace an existing config and assignments")
-    args = parser.parse_args(argv)
-    try:
-        written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
-                               timeout=args.timeout, force=args.force)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    setup = commands.add_parser("hub-setup", help="as root: the exchange and the hub's files (see stylelab.hub)")
+    setup.add_argument("--course-id", required=True, help="nbgrader course id, as in build-course")
+    setup.add_argument("--instructors", nargs="+", required=True, metavar="NAME",
+                       help="hub user names that keep nbgrader's instructor tools")
+    setup.add_argument("--exchange", default=DEFAULT_EXCHANGE, help=f"the exchange folder (default: {DEFAULT_EXCHANGE})")
+    setup.add_argument("--jupyter-etc", default=DEFAULT_JUPYTER_ETC,
+                       help=f"system-wide Jupyter configuration folder (default: {DEFAULT_JUPYTER_ETC})")
+    setup.add_argument("--hub-config", default=DEFAULT_HUB_CONFIG,
+                       help=f"the JupyterHub configuration snippet to write (default: {DEFAULT_HUB_CONFIG})")
+    setup.add_argument("--force", action="store_true", help="replace files that exist")
+    measure = commands.add_parser("capacity", help="measure each lesson's memory and CPU; the server a class needs")
+    measure.add_argument("--lessons", nargs="+", metavar="NN", help="lessons to run (default: all)")
+    measure.add_argument("--mode", default="laptop", help="STYLELAB_MODE of the kernels (default: laptop)")
+    measure.add_argument("--students", type=int, default=30, help="students working at once (default: 30)")
+    measure.add_argument("--threads", type=int, default=None,
+                         help="PyTorch threads per kernel (default: as on a hub, 1; 0: one per core)")
+    measure.add_argument("--weights", default=None, help="STYLELAB_WEIGHTS of the kernels (default: as set here)")
+    measure.add_argument("--cells", action="store_true", help="also list the cells after which a lesson keeps memory")
+    return parser
+
+
+def _build_course(args: argparse.Namespace) -> None:
+    written = build_course(args.folder, args.lessons, course_id=args.course_id, points=args.points,
+                           timeout=args.timeout, exchange=args.exchange, force=args.force)
     config = Path(args.folder) / "nbgrader_config.py"
     if config not in written:
         print(f"kept {config} as it is (--force replaces it)")
@@ -434,6 +474,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     notebooks = [path for path in written if path.suffix == ".ipynb"]
     print(f"next: cd {args.folder} && nbgrader generate_assignment {notebooks[0].parent.name}  "
           "(see notebooks/INSTRUCTORS.md)")
+    print(f"formgrader on a JupyterHub: add  load_subconfig({str(config.resolve())!r})  "
+          "to ~/.jupyter/nbgrader_config.py")
+
+
+def _hub_setup(args: argparse.Namespace) -> None:
+    from .hub import setup_hub
+
+    for path in setup_hub(args.course_id, args.instructors, exchange=args.exchange, jupyter_etc=args.jupyter_etc,
+                          hub_config=args.hub_config, force=args.force):
+        print(f"wrote {path}")
+    print("next: restart the hub (on The Littlest JupyterHub: sudo tljh-config reload hub); "
+          "see notebooks/INSTRUCTORS.md")
+
+
+def _capacity(args: argparse.Namespace) -> None:
+    from .capacity import report
+
+    print(report(args.lessons, mode=args.mode, students=args.students, threads=args.threads, weights=args.weights,
+                 folder=lessons_dir(), cells=args.cells, progress=lambda line: print(line, file=sys.stderr, flush=True)))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m stylelab.classroom``: the lessons' exercises as an nbgrader course, its hub, its capacity."""
+    args = _parser().parse_args(argv)
+    command = {"build-course": _build_course, "hub-setup": _hub_setup, "capacity": _capacity}[args.command]
+    try:
+        command(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Choose the torch device: CUDA, then Apple MPS, then the CPU; check one that is asked for.
+"""Choose the torch device: CUDA, then Apple MPS, then the CPU; check one that is asked for; and the CPU threads.
 
 Every device a user names (``device=``, ``--device``, ``STYLELAB_DEVICE``) is checked
 here, the same way whatever its kind: the name must be one torch knows, the kind must be
@@ -11,13 +11,17 @@ before the network is built.
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import List, Mapping, Optional
 
 import torch
 
 from .errors import ParameterError
 
-__all__ = ["pick_device", "check_device", "device_count", "available_devices"]
+__all__ = ["pick_device", "check_device", "device_count", "available_devices", "cpu_threads", "use_cpu_threads",
+           "THREADS_VARIABLE"]
+
+#: The environment variable that sets the CPU threads of PyTorch (0: PyTorch's default).
+THREADS_VARIABLE = "STYLELAB_THREADS"
 
 _TITLES = {"cuda": "CUDA", "mps": "Apple MPS", "xpu": "Intel XPU", "hpu": "Intel Gaudi (HPU)", "mtia": "MTIA"}
 
@@ -104,3 +108,35 @@ def available_devices() -> List[str]:
 def _listed() -> str:
     names = [repr(name) for name in available_devices()]
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def cpu_threads(environ: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """How many CPU threads PyTorch should use here, or None for PyTorch's default.
+
+    ``$STYLELAB_THREADS`` when set (``0``: PyTorch's default, one per core); otherwise 1
+    on a JupyterHub (``$JUPYTERHUB_USER`` is set in every user's server and kernel), where
+    each student's kernel would else take every core of the shared server and the
+    threads of thirty kernels would fight over them; otherwise PyTorch's default.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(THREADS_VARIABLE, "").strip()
+    if raw:
+        try:
+            threads = int(raw)
+        except ValueError:
+            threads = -1
+        if threads < 0:
+            raise ParameterError(
+                f"{THREADS_VARIABLE} must be a whole number of CPU threads (0: one per core), not {raw!r}; "
+                f"unset it or set e.g. {THREADS_VARIABLE}=2."
+            )
+        return threads or None
+    return 1 if environ.get("JUPYTERHUB_USER") else None
+
+
+def use_cpu_threads(environ: Optional[Mapping[str, str]] = None) -> int:
+    """Apply :func:`cpu_threads` to PyTorch (``torch.set_num_threads``); return the threads in use."""
+    threads = cpu_threads(environ)
+    if threads is not None and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

@@ -33,6 +33,10 @@ stylelab wrote) is said in one ``RuntimeWarning`` naming the file, and the means
 measured again and the file rewritten; a network that says ``normalized=True`` is always
 normalised by the means of its own weights.
 
+The rescaled weights themselves are kept next to the means, in ``<key>.pth``, and every
+process memory-maps that one file (:func:`rescale_shared`): thirty kernels on a hub that
+share a cache folder hold one normalised network, not thirty.
+
 >>> model = VGGFeatures(weights="caffe-vgg16", normalize=True)       # doctest: +SKIP
 >>> model(image, "relu3_1")["relu3_1"].mean(dim=(0, 2, 3))          # about 1 per channel
 """
@@ -41,18 +45,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
-from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
+import zipfile
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from .download import cache_dir
 from .errors import FileReadError, FileWriteError, WeightsError
 from .files import read_regular, write_atomic
-from .weights import state_digest
+from .weights import load_mapped, save_mappable, state_digest
 
 __all__ = [
-    "CALIBRATION_IMAGES", "CALIBRATION_SIZE", "calibration_images", "channel_means", "rescale", "weights_digest",
+    "CALIBRATION_IMAGES", "CALIBRATION_SIZE", "calibration_images", "channel_means", "rescale", "rescale_shared",
+    "weights_digest",
     "cached_means", "checked_means", "InvalidMeans",
 ]
 
@@ -104,7 +112,7 @@ def channel_means(
 
 
 def rescale(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, torch.Tensor]) -> None:
-    """Fold the normalisation into the convolutions, in place.
+    """Fold the normalisation into the convolutions (new weight tensors, set on each convolution).
 
     Args:
         convs: ``(name, conv)`` pairs in network order, e.g. ``("conv1_1", Conv2d(3, 64))``.
@@ -114,18 +122,92 @@ def rescale(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, to
 
     Filter ``c`` of each convolution is divided by its mean and the next convolution's
     input channel ``c`` multiplied by it, so each ReLU output is divided by its mean and
-    nothing else changes.
+    nothing else changes. The rescaled weights are new tensors: the old ones may be shared
+    (memory-mapped from the weights file, or held by another model) and stay as they are.
     """
-    with torch.no_grad():
-        previous = None
-        for name, conv in convs:
+    convs = list(convs)
+    for (_, conv), (weight, bias) in zip(convs, _rescaled(convs, means)):
+        _set(conv, weight, bias)
+
+
+def rescale_shared(convs: Sequence[Tuple[str, torch.nn.Conv2d]], means: Mapping[str, torch.Tensor], key: str) -> bool:
+    """:func:`rescale`, with the rescaled weights kept in one file that every process maps.
+
+    The rescaled weights are a copy of the network in every process that builds it (56 MiB
+    for VGG-16, in every student's kernel). Saved once in ``<cache>/normalization/<key[:32]>.pth``
+    (PyTorch's zip format) and memory-mapped, they are the operating system's cached pages
+    of that file: one copy for every kernel that uses the same cache folder. The file is
+    trusted in nothing: it is used only if it holds exactly these convolutions' weights and
+    biases and each is bit for bit what :func:`rescale` computes from ``convs`` and ``means``
+    (checked one layer at a time, so no second copy of the network is made). Otherwise it
+    is written again, with one ``RuntimeWarning`` if it was there; a cache that cannot be
+    written only costs the memory (the weights stay as :func:`rescale` makes them).
+
+    Args:
+        convs, means: as for :func:`rescale`.
+        key: the weights' fingerprint, :func:`weights_digest`.
+
+    Returns:
+        Whether the convolutions now hold the mapped file's tensors.
+    """
+    convs = list(convs)
+    path = cache_dir() / "normalization" / f"{key[:32]}.pth"
+    state = _mapped(path, convs, means)
+    if state is None:
+        if os.path.lexists(path):  # os.path's tests never raise
+            warnings.warn(f"Ignoring the normalised weights file {str(path)!r}: it does not hold these weights "
+                          "rescaled by their means; it is written again (or delete it).", RuntimeWarning, stacklevel=4)
+        rescaled = {}
+        for (name, _), (weight, bias) in zip(convs, _rescaled(convs, means)):
+            rescaled[f"{name}.weight"], rescaled[f"{name}.bias"] = weight, bias
+        state = _mapped(path, convs, means) if save_mappable(rescaled, path) else None
+    mapped = state is not None
+    if not mapped:
+        state = rescaled
+    for name, conv in convs:
+        _set(conv, state[f"{name}.weight"], state[f"{name}.bias"])
+    return mapped
+
+
+def _rescaled(convs: Sequence[Tuple[str, torch.nn.Conv2d]],
+              means: Mapping[str, torch.Tensor]) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """The rescaled ``(weight, bias)`` of each convolution in turn, from the weights it holds
+    (see :func:`rescale`); nothing is changed."""
+    previous = None
+    for name, conv in convs:
+        with torch.no_grad():
             scale = means[name].to(conv.weight)
             scale = torch.where(scale > DEAD, scale, torch.ones_like(scale))
-            if previous is not None:
-                conv.weight.mul_(previous.view(1, -1, 1, 1))
-            conv.weight.div_(scale.view(-1, 1, 1, 1))
-            conv.bias.div_(scale)
-            previous = scale
+            factor = 1 / scale.view(-1, 1, 1, 1) if previous is None else previous.view(1, -1, 1, 1) / scale.view(-1, 1, 1, 1)
+            weight, bias = conv.weight * factor, conv.bias / scale
+        yield weight, bias
+        previous = scale
+
+
+def _set(conv: torch.nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    conv.weight = torch.nn.Parameter(weight, requires_grad=conv.weight.requires_grad)
+    conv.bias = torch.nn.Parameter(bias, requires_grad=conv.bias.requires_grad)
+
+
+def _mapped(path: Path, convs: Sequence[Tuple[str, torch.nn.Conv2d]],
+            means: Mapping[str, torch.Tensor]) -> Optional[Dict[str, torch.Tensor]]:
+    """The file's tensors, memory-mapped, if they are exactly the rescaled ``convs``; else None."""
+    try:
+        if not path.is_file() or not zipfile.is_zipfile(path):
+            return None
+        state = load_mapped(path)
+    except Exception:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
+        return None
+    names = {f"{name}.{part}" for name, _ in convs for part in ("weight", "bias")}
+    if not isinstance(state, dict) or set(state) != names:
+        return None
+    for (name, _), expected in zip(convs, _rescaled(convs, means)):
+        for part, want in zip(("weight", "bias"), expected):
+            got = state[f"{name}.{part}"]
+            if not (isinstance(got, torch.Tensor) and got.dtype == want.dtype and got.shape == want.shape
+                    and torch.equal(got, want)):
+                return None
+    return state
 
 
 def weights_digest(state: Mapping[str, torch.Tensor], preprocessing: str) -> str:

@@ -22,6 +22,7 @@ import torch
 
 from . import modes
 from .colab import repository_url
+from .device import THREADS_VARIABLE, use_cpu_threads
 from .network import NetworkSettings, build_model
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
@@ -117,6 +118,12 @@ def _report_times(lesson: str, current: str, model: VGGFeatures) -> None:
         warnings.warn(warning, stacklevel=3)
 
 
+def _threads_note(model: VGGFeatures, threads: int) -> str:
+    if model.device.type != "cpu":
+        return ""
+    return f" ({threads} thread{'s' if threads != 1 else ''}, {THREADS_VARIABLE}=n to change)"
+
+
 def setup(
     lesson: Optional[str] = None,
     weights: Optional[str] = None,
@@ -131,7 +138,11 @@ def setup(
     warns when that is more than a few minutes. ``normalize=None`` is ``"auto"``: Caffe-preprocessed networks are normalised (see
     :class:`~stylelab.VGGFeatures`). Returns the :class:`~stylelab.VGGFeatures` model for
     the lesson to use.
+
+    PyTorch's CPU threads follow :func:`stylelab.device.cpu_threads`: one per kernel on a
+    JupyterHub, ``$STYLELAB_THREADS`` if set, else PyTorch's default (one per core).
     """
+    threads = use_cpu_threads()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
         model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
@@ -141,7 +152,7 @@ def setup(
     normalized = ", normalised (Gatys et al. 2016)" if model.normalized else ""
     print(
         f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
-        f"device: {model.device} | network: {model.weights_label}{normalized} | mode: {current} "
+        f"device: {model.device}{_threads_note(model, threads)} | network: {model.weights_label}{normalized} | mode: {current} "
         f"(STYLELAB_MODE=fast|laptop|full)"
     )
     if lesson is not None:

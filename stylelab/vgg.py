@@ -22,7 +22,7 @@ from torch import nn
 from .device import pick_device
 from .errors import ImageLoadError
 from .layers import Architecture, architecture
-from .normalization import cached_means, calibration_images, channel_means, rescale, weights_digest
+from .normalization import cached_means, calibration_images, channel_means, rescale_shared, weights_digest
 from .weights import VGGWeights, load_weights
 
 __all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR", "NORMALIZE_CHOICES", "normalizes"]
@@ -164,8 +164,10 @@ class VGGFeatures(nn.Module):
             return channel_means(self.iter_features, relus, calibration_images())
 
         channels = {name: self.architecture.spec(name).out_channels for name in relus}
-        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure, channels)
-        rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
+        key = weights_digest(loaded.state, self.preprocessing)
+        means = cached_means(key, measure, channels)
+        # the rescaled weights are mapped from one file in the cache: every kernel shares them
+        rescale_shared(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus}, key)
         self.normalized = True
 
     @property
@@ -278,14 +280,19 @@ class VGGFeatures(nn.Module):
 
 
 def _build_layers(arch: Architecture, state: Dict[str, torch.Tensor]) -> nn.Sequential:
-    """The network's modules, named by layer, with max pooling and the given weights."""
+    """The network's modules, named by layer, with max pooling and the given weights.
+
+    The convolutions hold ``state``'s tensors themselves, not copies: weights
+    memory-mapped from a file stay shared between processes, and a copy of a model (see
+    :meth:`VGGFeatures.with_pooling`) shares its original's. Nothing changes them in place
+    (the normalisation makes new tensors).
+    """
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
     for layer in arch.layers:
         if layer.kind == "conv":
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1)
-            with torch.no_grad():
-                conv.weight.copy_(state[f"{layer.name}.weight"])
-                conv.bias.copy_(state[f"{layer.name}.bias"])
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, kernel_size=3, padding=1, device="meta")
+            conv.weight = nn.Parameter(state[f"{layer.name}.weight"], requires_grad=False)
+            conv.bias = nn.Parameter(state[f"{layer.name}.bias"], requires_grad=False)
             modules[layer.name] = conv
         else:
             modules[layer.name] = nn.ReLU() if layer.kind == "relu" else nn.MaxPool2d(2, 2)

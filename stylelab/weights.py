@@ -40,6 +40,7 @@ import hashlib
 import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Tuple
@@ -59,6 +60,8 @@ __all__ = [
     "imagenet_cache_path",
     "download_imagenet_weights",
     "caffe_vgg16_path",
+    "save_mappable",
+    "load_mapped",
     "random_weights",
     "read_state_dict",
     "detect_architecture",
@@ -329,8 +332,14 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             f"The weights file {str(path)!r} is {what}; pass the path of a .pth state-dict file, "
             "or weights='imagenet' / 'random'."
         )
+    mapped = None if zipfile.is_zipfile(path) else _mappable_copy(path)
+    if mapped is not None and mapped.is_file():
+        try:
+            return _to_layer_names(load_mapped(mapped), str(path))
+        except Exception:  # noqa: BLE001 - a damaged copy: read the original again, and replace the copy
+            pass
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        raw = load_mapped(path)
     except Exception as exc:  # torch.load fails in many ways on damaged files (KeyError, EOFError, ...)
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise WeightsFileError(
@@ -345,7 +354,55 @@ def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
             f"{str(path)!r} does not hold a state dict of tensors; save model.state_dict() of a "
             "torchvision vgg16 or vgg19 (or of its .features) with torch.save."
         )
-    return _to_layer_names(raw, str(path))
+    state, arch = _to_layer_names(raw, str(path))
+    if mapped is not None and save_mappable(state, mapped):
+        del raw, state
+        return _to_layer_names(load_mapped(mapped), str(path))
+    return state, arch
+
+
+def _mappable_copy(path: Path) -> Path:
+    """Where the memory-mappable copy of an old-format weights file goes: stylelab's cache,
+    named after the file, its size and its modification time (a changed file gets a new copy)."""
+    info = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / "weights" / "mapped" / f"{path.stem}-{key}.pth"
+
+
+def save_mappable(state: Mapping[str, torch.Tensor], target: Path) -> bool:
+    """Save ``state`` in the zip format, which :func:`load_mapped` maps, atomically (the
+    convolutions of an old-format file; the normalised weights of
+    :func:`stylelab.normalization.rescale_shared`); False if the cache cannot be written
+    (then the weights stay in memory as they are)."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(dict(state), partial)
+        os.replace(partial, target)
+        return True
+    except OSError:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # no folder to hold it either
+            pass
+        return False
+
+
+def load_mapped(path: Path):
+    """``torch.load`` the file, memory-mapped when its format allows.
+
+    A memory-mapped file's tensors are the operating system's cached pages of the file:
+    nothing is read until it is used (the classifier of a whole VGG file never is), and
+    every process that maps the same file shares one copy (thirty students' kernels on a
+    hub hold one network). The pages are private copy-on-write mappings, so nothing ever
+    changes the file; stylelab's own files are replaced atomically, never rewritten in place.
+    Only the zip format of ``torch.save`` (PyTorch 1.6 and later) can be mapped. An older file
+    (torchvision's VGG weights are from 2017) is read once, and its convolutions are saved in
+    the zip format in stylelab's cache (:func:`_mappable_copy`), which later runs map instead.
+    """
+    if zipfile.is_zipfile(path):
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    return torch.load(str(path), map_location="cpu", weights_only=True)
 
 
 def _strip(key: str) -> str:

@@ -43,6 +43,7 @@ def test_build_course_writes_the_config_and_one_assignment_per_lesson(tmp_path):
     assert written[0] == tmp_path / "nbgrader_config.py"
     config = written[0].read_text()
     assert "c.CourseDirectory.course_id = 'nst-2026'" in config and "c.Execute.timeout = 45" in config
+    assert "c.Exchange.root = '/srv/nbgrader/exchange'" in config
     names = [path.parent.name for path in written[1:]]
     assert names == ["01_cnn_features", "02_content_loss", "03_gram_matrices", "04_layer_ablations",
                      "05_full_optimization", "06_perceptual_control"]
@@ -64,6 +65,31 @@ def test_build_course_writes_the_config_and_one_assignment_per_lesson(tmp_path):
             else:
                 assert meta["locked"]
     assert sorted(checked) == sorted(exercises.EXERCISES)
+
+
+def _load_config(path: Path, cwd: Path, monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.chdir(cwd)
+    return PyFileConfigLoader(path.name, str(path.parent)).load_config()
+
+
+def test_config_names_the_course_folder_and_the_exchange_wherever_it_is_loaded_from(tmp_path, monkeypatch):
+    course = tmp_path / "courses" / "nst"
+    classroom.build_course(course, ["02"], course_id="nst", exchange="/srv/class/exchange")
+    config = _load_config(course / "nbgrader_config.py", tmp_path, monkeypatch)
+    assert config.CourseDirectory.root == str(course) and config.CourseDirectory.course_id == "nst"
+    assert config.Exchange.root == "/srv/class/exchange"
+    # the formgrader reads ~/.jupyter/nbgrader_config.py, which loads the course's file
+    moved = tmp_path / "moved"
+    (course.parent).rename(moved)
+    user = tmp_path / "home" / ".jupyter"
+    user.mkdir(parents=True)
+    (user / "nbgrader_config.py").write_text(f"load_subconfig({str(moved / 'nst' / 'nbgrader_config.py')!r})\n")
+    config = _load_config(user / "nbgrader_config.py", user.parent, monkeypatch)
+    assert config.CourseDirectory.root == str(moved / "nst") and config.Exchange.root == "/srv/class/exchange"
+    with pytest.raises(ValueError, match="exchange must be an absolute path"):
+        classroom.build_course(tmp_path / "other", ["02"], exchange="exchange")
 
 
 def test_answer_cells_keep_the_lessons_stub_around_the_reference_solution(tmp_path):
@@ -137,6 +163,7 @@ def test_command_line_builds_the_chosen_lessons(tmp_path, capsys):
     assert classroom.main(["build-course", str(course), "--lessons", "02", "06", "--course-id", "nst"]) == 0
     out = capsys.readouterr().out
     assert "nbgrader generate_assignment 02_content_loss" in out
+    assert f"load_subconfig({str(course.resolve() / 'nbgrader_config.py')!r})" in out
     assert sorted(p.name for p in (course / "source").iterdir()) == ["02_content_loss", "06_perceptual_control"]
     assert classroom.main(["build-course", str(course), "--lessons", "03"]) == 0
     assert "kept " in capsys.readouterr().out

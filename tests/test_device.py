@@ -1,4 +1,5 @@
-"""Every device a user names is checked the same way, whatever its kind (issue 20)."""
+"""The device stylelab chooses: every device a user names is checked the same way, whatever its kind
+(issue 20); and the CPU threads (one per kernel on a hub, issue 19)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 import stylelab as sl
 from stylelab import device
+from stylelab.errors import ParameterError
 
 
 @pytest.mark.parametrize("name", ["mps", "meta", "xpu", "hpu", "vulkan", "anything", "cuda:7", "xpu:0", "mtia"])
@@ -46,3 +48,30 @@ def test_what_is_available_is_accepted():
         count = torch.cuda.device_count()
         with pytest.raises(sl.ParameterError, match=f"this machine has {count} CUDA device"):
             sl.pick_device(f"cuda:{count}")
+
+
+@pytest.mark.parametrize("environ, threads", [
+    ({}, None),                                            # PyTorch's default: one per core
+    ({"JUPYTERHUB_USER": "amy"}, 1),                       # a kernel on a hub: one thread
+    ({"JUPYTERHUB_USER": "amy", "STYLELAB_THREADS": "3"}, 3),
+    ({"JUPYTERHUB_USER": "amy", "STYLELAB_THREADS": "0"}, None),
+    ({"STYLELAB_THREADS": " 2 "}, 2),
+])
+def test_cpu_threads_are_one_per_kernel_on_a_hub_unless_the_variable_says_otherwise(environ, threads):
+    assert device.cpu_threads(environ) == threads
+
+
+@pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
+def test_a_bad_thread_count_is_one_clear_sentence(raw):
+    with pytest.raises(ParameterError, match=f"STYLELAB_THREADS must be a whole number .* not '{raw}'"):
+        device.cpu_threads({"STYLELAB_THREADS": raw})
+
+
+def test_use_cpu_threads_sets_pytorchs_threads_and_leaves_the_default_alone():
+    before = torch.get_num_threads()
+    try:
+        assert device.use_cpu_threads({"JUPYTERHUB_USER": "amy"}) == 1 == torch.get_num_threads()
+        torch.set_num_threads(before)
+        assert device.use_cpu_threads({}) == before == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

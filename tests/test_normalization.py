@@ -153,3 +153,82 @@ def test_a_network_built_from_a_damaged_cache_is_normalised_all_the_same(tmp_pat
     for model in (rebuilt, again):
         assert model.normalized and all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                                             fresh.state_dict().values()))
+
+
+# ---------------------------------------------------------------- the rescaled weights, mapped (issue 19)
+
+def _convs():
+    torch.manual_seed(0)  # frozen, as a VGGFeatures network's are
+    return [("conv1_1", torch.nn.Conv2d(3, 4, 3).requires_grad_(False)),
+            ("conv2_1", torch.nn.Conv2d(4, 3, 3).requires_grad_(False))]
+
+
+def _conv_means():
+    return {name.replace("relu", "conv"): values for name, values in _means().items()}
+
+
+def _held(convs):
+    return [tensor.detach().clone() for _, conv in convs for tensor in (conv.weight, conv.bias)]
+
+
+def _mapped_files():
+    """The files this process has memory-mapped (Linux)."""
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split(maxsplit=5)) == 6}
+
+
+@pytest.fixture()
+def weights_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLELAB_CACHE", str(tmp_path))
+    return tmp_path / "normalization" / f"{KEY[:32]}.pth"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads which files are mapped from /proc")
+def test_rescaled_weights_are_mapped_from_one_file_and_equal_rescale(weights_file):
+    expected = _convs()
+    N.rescale(expected, _conv_means())
+    first = _convs()
+    assert N.rescale_shared(first, _conv_means(), KEY)
+    assert weights_file.is_file() and str(weights_file) in _mapped_files()
+    written = weights_file.stat().st_mtime_ns
+    second = _convs()  # another kernel: reads the file, writes nothing
+    assert N.rescale_shared(second, _conv_means(), KEY) and weights_file.stat().st_mtime_ns == written
+    for convs in (first, second):
+        assert all(torch.equal(a, b) for a, b in zip(_held(convs), _held(expected)))
+        assert not any(conv.weight.requires_grad for _, conv in convs)
+
+
+@pytest.mark.parametrize("damage", ["one value", "a layer missing", "not a zip file"])
+def test_a_file_that_is_not_these_weights_rescaled_is_named_and_written_again(weights_file, damage):
+    expected = _convs()
+    N.rescale(expected, _conv_means())
+    state = dict(zip(["conv1_1.weight", "conv1_1.bias", "conv2_1.weight", "conv2_1.bias"], _held(expected)))
+    if damage == "one value":
+        state["conv2_1.weight"][0, 0, 0, 0] += 1e-3
+    elif damage == "a layer missing":
+        del state["conv2_1.weight"], state["conv2_1.bias"]
+    weights_file.parent.mkdir(parents=True)
+    if damage == "not a zip file":
+        weights_file.write_bytes(b"\x80\x02not a state dict")
+    else:
+        torch.save(state, weights_file)
+    convs = _convs()
+    with pytest.warns(RuntimeWarning, match="normalised weights file .* written again"):
+        assert N.rescale_shared(convs, _conv_means(), KEY)
+    assert all(torch.equal(a, b) for a, b in zip(_held(convs), _held(expected)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten file is used without a word
+        assert N.rescale_shared(_convs(), _conv_means(), KEY)
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_weights_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("STYLELAB_CACHE points at this file")
+    monkeypatch.setenv("STYLELAB_CACHE", str(blocker))
+    expected, convs = _convs(), _convs()
+    N.rescale(expected, _conv_means())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not N.rescale_shared(convs, _conv_means(), KEY)
+    assert all(torch.equal(a, b) for a, b in zip(_held(convs), _held(expected)))
+    assert blocker.read_text() == "STYLELAB_CACHE points at this file"

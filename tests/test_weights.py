@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -202,3 +203,60 @@ def test_imagenet_download_checks_the_hash(monkeypatch, tmp_path, features_file)
         assert not W.imagenet_cache_path().exists()  # nothing half-written is left
     finally:
         server.shutdown()
+
+
+def _mapped_ranges(path: Path) -> list:
+    """The address ranges at which this process maps ``path`` (Linux's /proc/self/maps)."""
+    ranges = []
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == str(path):
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            ranges.append((start, end))
+    return ranges
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_weights_file_is_memory_mapped_and_the_model_computes_on_its_pages(tmp_path, tv_features):
+    path = tmp_path / "features.pth"
+    torch.save(tv_features.state_dict(), path)
+    model = sl.VGGFeatures(weights=str(path), device="cpu", normalize=False)
+    ranges = _mapped_ranges(path.resolve())
+    assert ranges, "the weights file is not mapped"
+    for name, conv in model.convolutions():  # no copy: kernels that map the same file share its pages
+        assert any(lo <= conv.weight.data_ptr() < hi for lo, hi in ranges), name
+    copy = model.with_pooling("avg")  # shares the weights too
+    assert copy.layers.conv5_4.weight.data_ptr() == model.layers.conv5_4.weight.data_ptr()
+    assert torch.equal(model.layers.conv1_1.weight, tv_features[0].weight)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_an_old_format_file_is_read_once_and_mapped_from_a_copy_in_the_cache(tmp_path, tv_features, monkeypatch):
+    monkeypatch.setenv("STYLELAB_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "legacy.pth"  # PyTorch's format before 1.6, as torchvision's VGG files
+    torch.save(tv_features.state_dict(), path, _use_new_zipfile_serialization=False)
+    first = W.load_weights(str(path))
+    (copy,) = (tmp_path / "cache" / "weights" / "mapped").glob("legacy-*.pth")
+    assert torch.equal(first.state["conv3_1.weight"], tv_features[10].weight)
+    assert any(lo <= first.state["conv3_1.weight"].data_ptr() < hi for lo, hi in _mapped_ranges(copy.resolve()))
+    path.write_bytes(path.read_bytes()[:64])  # the original is no longer read ...
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    with pytest.raises(W.WeightsFileError, match="not a readable PyTorch state dict"):
+        W.load_weights(str(path))  # ... yet a changed file (its size) is read again, not its old copy
+    torch.save(tv_features.state_dict(), path, _use_new_zipfile_serialization=False)
+    assert torch.equal(W.load_weights(str(path)).state["conv1_1.weight"], tv_features[0].weight)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("STYLELAB_CACHE", str(blocked / "cache"))  # a cache that cannot be written, even by root
+    torch.save({k: v * 2 for k, v in tv_features.state_dict().items()}, path, _use_new_zipfile_serialization=False)
+    assert torch.equal(W.load_weights(str(path)).state["conv1_1.weight"], tv_features[0].weight * 2)
+
+
+def test_normalising_a_model_leaves_the_weights_it_was_built_from_unchanged():
+    loaded = W.load_weights("random-vgg16")
+    before = {key: value.clone() for key, value in loaded.state.items()}
+    normalised = sl.VGGFeatures(loaded, device="cpu", normalize=True)
+    plain = sl.VGGFeatures(loaded, device="cpu", normalize=False)
+    assert normalised.normalized and not torch.equal(normalised.layers.conv2_1.weight, plain.layers.conv2_1.weight)
+    assert all(torch.equal(loaded.state[key], before[key]) for key in before)
+    assert torch.equal(plain.layers.conv2_1.weight, before["conv2_1.weight"])
