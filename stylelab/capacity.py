@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from .files import write_atomic
+
 __all__ = ["Usage", "measure_lesson", "measure_server", "measure_student_server", "Recommendation", "recommend",
            "format_report", "format_cells", "lesson_paths", "report", "HUB_OVERHEAD_MIB", "HUB_CPU_OVERHEAD"]
 
@@ -305,9 +307,7 @@ def measure_student_server() -> Usage:
 
     with tempfile.TemporaryDirectory(prefix="stylelab-student-config-") as folder:
         for name, text in student_config_files().items():
-            path = Path(folder) / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_atomic(Path(folder) / name, text, what="a student's Jupyter configuration")
         return measure_server({"JUPYTER_CONFIG_DIR": folder})
 
 

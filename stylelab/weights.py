@@ -37,6 +37,7 @@ Nothing here pretends: :attr:`VGGWeights.source` says which weights were used an
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import warnings
@@ -48,7 +49,8 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 
 from .download import cache_dir, download
-from .errors import DownloadError, WeightsFileError, WeightsUnavailableError
+from .errors import DownloadError, FileWriteError, WeightsFileError, WeightsUnavailableError
+from .files import write_atomic
 from .layers import ARCHITECTURES, VGG19, Architecture, architecture
 
 __all__ = [
@@ -374,17 +376,12 @@ def save_mappable(state: Mapping[str, torch.Tensor], target: Path) -> bool:
     convolutions of an old-format file; the normalised weights of
     :func:`stylelab.normalization.rescale_shared`); False if the cache cannot be written
     (then the weights stay in memory as they are)."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    state, buffer = dict(state), io.BytesIO()
+    torch.save(state, buffer)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(dict(state), partial)
-        os.replace(partial, target)
+        write_atomic(target, buffer.getbuffer(), what="the memory-mappable copy of the weights")
         return True
-    except OSError:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:  # no folder to hold it either
-            pass
+    except FileWriteError:
         return False
 
 
