@@ -23,7 +23,8 @@ from .color import luminance_image, network_inputs
 from .errors import ImageLoadError, ParameterError
 from .images import image_shape, load_image, resize, target_size
 from .layers import Architecture
-from .masks import prepare_masks
+from .masks import mask_list, prepare_masks
+from .objective import active_layers
 from .pyramid import stage_sizes
 from .settings import TransferSettings
 
@@ -86,6 +87,8 @@ def check_inputs(content: Any, styles: List[Any], settings: TransferSettings, ma
             "style_blend mixes the styles everywhere."
         )
     validate.blend_weights(settings.style_blend, len(styles))
+    if masks is not None:
+        mask_list(masks, len(styles))
     if content is None and settings.size is None and not settings.scales:
         raise ParameterError("Without a content image, pass size= (an int or (h, w)) for the output image.")
     if settings.preserve_color is not None and content is None:
@@ -150,8 +153,9 @@ def _check_layers(settings: TransferSettings, arch: Architecture, sizes: List[Sh
     content_layers = arch.check_layer_names(list(settings.content_layers))
     style_weights = settings.style_layer_weights
     arch.check_layer_names(list(style_weights))
-    active_content = content_layers if has_content and settings.content_weight > 0 else []
-    active_style = list(style_weights) if styles and settings.style_weight > 0 and any(style_weights.values()) else []
+    active_content, active_style = active_layers(
+        content_layers, style_weights, has_content=has_content, has_style=bool(styles),
+        content_weight=settings.content_weight, style_weight=settings.style_weight)
     if not active_content and not active_style and settings.tv_weight == 0:
         raise ParameterError(
             "Every term of the loss is switched off (its weight is 0 or its image is missing), so there is "
@@ -165,12 +169,12 @@ def _check_layers(settings: TransferSettings, arch: Architecture, sizes: List[Sh
         )
     several = len(sizes) > 1
     for shape, scale in zip(sizes, settings.scales or [None]):
-        arch.check_input_size(*shape, active_content + active_style, what="this image" if scale is None else
+        arch.check_input_size(*shape, active_content + list(active_style), what="this image" if scale is None else
                               f"the image at scale {scale}")
         for index, image in enumerate(styles):
             own = target_size(image.shape[-2:], style_side(shape, settings.style_scale)) if several else image.shape[-2:]
             label = f"style image {index + 1}" + ("" if scale is None else f" at scale {scale}")
-            arch.check_input_size(*own, active_style, what=label)
+            arch.check_input_size(*own, list(active_style), what=label)
 
 
 def _start_image(settings: TransferSettings, init_image: Any, content: Optional[torch.Tensor],

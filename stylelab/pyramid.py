@@ -12,16 +12,14 @@ image optimisation from outside.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from . import validate
-from .errors import ParameterError
 from .images import resize, target_size
 from .result import StyleTransferResult
 
-__all__ = ["run_pyramid", "stage_sizes", "stage_steps", "check_scales", "stage_records"]
+__all__ = ["run_pyramid", "stage_sizes", "stage_records"]
 
 Shape = Tuple[int, int]
 #: ``run_level(shape, steps, start, callback) -> StyleTransferResult``: one scale's run.
@@ -30,28 +28,10 @@ LevelRun = Callable[[Shape, int, torch.Tensor, Optional[Callable]], StyleTransfe
 NextStart = Callable[[torch.Tensor, Shape], torch.Tensor]
 
 
-def check_scales(scales: Any) -> List[int]:
-    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing.
-
-    Raises :class:`~stylelab.ParameterError` (see :func:`stylelab.validate.scales`).
-    """
-    return validate.scales(scales)
-
-
 def stage_sizes(final: Shape, scales: Sequence[int]) -> List[Shape]:
     """``(h, w)`` of each stage: the final size's aspect ratio at each longest side; the last is ``final``."""
     sizes = [target_size(final, int(s)) for s in scales[:-1]]
     return sizes + [(int(final[0]), int(final[1]))]
-
-
-def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
-    """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
-    if isinstance(steps, (list, tuple)):
-        if len(steps) != count:
-            raise ParameterError(f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
-                                 "give one number, or one per scale.")
-        return list(steps)
-    return [steps] * count
 
 
 def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_level: LevelRun,
