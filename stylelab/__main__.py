@@ -35,9 +35,10 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import __version__, presets
+from . import presets
 from .errors import ParameterError, StyleLabError
 from .settings import TransferSettings
+from .version import __version__
 
 _EPILOG = """\
 weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random

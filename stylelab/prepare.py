@@ -26,7 +26,7 @@ from .layers import Architecture
 from .masks import mask_list, prepare_masks
 from .objective import active_layers
 from .pyramid import stage_sizes
-from .settings import TransferSettings
+from .settings import INIT_CHOICES, TransferSettings
 
 __all__ = ["Prepared", "prepare", "check_memory", "check_inputs", "style_side", "is_image", "style_list"]
 
@@ -68,7 +68,7 @@ def is_image(init: Any) -> bool:
     """Whether ``init`` names an image rather than a start rule: any image object, a Path,
     or a string naming an existing file."""
     if isinstance(init, str):
-        return init not in ("content", "noise", "style", "image") and os.path.isfile(init)
+        return init not in INIT_CHOICES and os.path.isfile(init)
     return isinstance(init, (torch.Tensor, np.ndarray, os.PathLike, bytes, bytearray)) or type(init).__module__.startswith("PIL.")
 
 

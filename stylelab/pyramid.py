@@ -42,7 +42,7 @@ def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_le
     evaluation numbers count on across the levels. A level that ends early (interrupted,
     stopped, diverged) ends the pyramid. Returns one result: the histories joined (with
     ``history["scale"]``, the longest side of each evaluation), the last level's image at
-    the final size, and ``config["stages"]`` from :func:`stage_records`.
+    the final size, and ``facts["stages"]`` from :func:`stage_records`.
     """
     results: List[StyleTransferResult] = []
     done = 0
@@ -61,7 +61,7 @@ def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_le
 
 
 def stage_records(results: Sequence[StyleTransferResult]) -> List[dict]:
-    """Each level's size, updates, evaluations, seconds and status (``config["stages"]``)."""
+    """Each level's size, updates, evaluations, seconds and status (``facts["stages"]``)."""
     return [
         {"size": list(r.image.shape[-2:]), "steps": r.steps, "evaluations": r.evaluations,
          "seconds": r.seconds, "status": r.status}
@@ -83,7 +83,7 @@ def _merge(results: List[StyleTransferResult], sizes: List[Shape]) -> StyleTrans
     image = last.image if tuple(last.image.shape[-2:]) == final else resize(last.image, final)
     status, message = _merged_status(results, sizes)
     return StyleTransferResult(
-        image=image, history=history, config={"stages": stage_records(results)},
+        image=image, history=history, facts={"stages": stage_records(results)},
         best_step=evaluations - last.evaluations + last.best_step, steps=sum(r.steps for r in results),
         evaluations=evaluations, seconds=elapsed, status=status, message=message,
     )

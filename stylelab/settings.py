@@ -323,5 +323,5 @@ def _preserve_color(value: Any) -> Optional[str]:
     if value is None or value is False:
         return None
     if not isinstance(value, str) or value.lower() not in PRESERVE_COLOR_CHOICES:
-        raise ParameterError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+        validate.choice("preserve_color", value, (None, *PRESERVE_COLOR_CHOICES))  # raises: names them all
     return value.lower()
