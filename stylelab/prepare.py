@@ -77,8 +77,11 @@ def style_side(shape: Sequence[int], style_scale: float) -> int:
     return round(max(shape) * style_scale)
 
 
-def check_inputs(content: Any, styles: List[Any], settings: TransferSettings, masks: Any, init_image: Any) -> None:
-    """The inputs agree with each other and with the settings (nothing is loaded)."""
+def check_inputs(content: Any, styles: List[Any], settings: TransferSettings, masks: Any,
+                 init_image: Any) -> List[float]:
+    """The inputs agree with each other and with the settings (nothing is loaded); returns
+    the blend weights as the run uses them (one per style image, summing to 1), for
+    :func:`prepare`. The counts (blend weights, masks) per style image are checked here."""
     if content is None and not styles:
         raise ParameterError("stylize needs a content image, a style image, or both; both are None.")
     if masks is not None and settings.style_blend is not None:
@@ -86,7 +89,7 @@ def check_inputs(content: Any, styles: List[Any], settings: TransferSettings, ma
             "Give masks or style_blend, not both: masks place each style in its own region, "
             "style_blend mixes the styles everywhere."
         )
-    validate.blend_weights(settings.style_blend, len(styles))
+    blend = validate.blend_weights(settings.style_blend, len(styles))
     if masks is not None:
         mask_list(masks, len(styles))
     if content is None and settings.size is None and not settings.scales:
@@ -97,6 +100,7 @@ def check_inputs(content: Any, styles: List[Any], settings: TransferSettings, ma
         )
     if (settings.init == "image") != (init_image is not None):
         raise ParameterError("init='image' goes with an init image: pass the image itself as init=.")
+    return blend
 
 
 def output_size(settings: TransferSettings) -> Any:
@@ -120,8 +124,9 @@ def check_memory(content: Any, styles: List[Any], settings: TransferSettings, de
 
 
 def prepare(content: Any, style: Any, settings: TransferSettings, architecture: Architecture, *,
-            masks: Any = None, init_image: Any = None) -> Prepared:
-    """Load and check a run's images (see the module docstring); ``architecture`` is the network's."""
+            blend: List[float], masks: Any = None, init_image: Any = None) -> Prepared:
+    """Load and check a run's images (see the module docstring); ``architecture`` is the network's,
+    ``blend`` the weights :func:`check_inputs` returned for these inputs."""
     styles = style_list(style)
     size = output_size(settings)
     content_image = load_image(content, size) if content is not None else None
@@ -139,12 +144,11 @@ def prepare(content: Any, style: Any, settings: TransferSettings, architecture: 
             f"{shape[0]}x{shape[1]} output; use a style_scale of at least {1 / max(shape):.3g}."
         )
     style_images = [load_image(s, side) for s in styles]
-    mask_list = prepare_masks(masks, len(style_images), shape) if masks is not None else None
+    region_masks = prepare_masks(masks, len(style_images), shape) if masks is not None else None
     _check_layers(settings, architecture, sizes, content_image is not None, style_images)
     net_content, net_styles = network_inputs(settings.preserve_color, content_image, style_images)
     start = _start_image(settings, init_image, net_content, net_styles, shape, sizes[0])
-    blend = validate.blend_weights(settings.style_blend, len(style_images))
-    return Prepared(content_image, net_content, net_styles, mask_list, blend, shape, sizes, start)
+    return Prepared(content_image, net_content, net_styles, region_masks, blend, shape, sizes, start)
 
 
 def _check_layers(settings: TransferSettings, arch: Architecture, sizes: List[Shape], has_content: bool,

@@ -229,11 +229,11 @@ def run(
     if callback is not None and not callable(callback):
         raise ParameterError(f"callback must be a function callback(evaluation, image, losses); got {callback!r}.")
     styles = style_list(style)
-    check_inputs(content, styles, settings, masks, init_image)
+    blend = check_inputs(content, styles, settings, masks, init_image)  # before the network or an image is loaded
     model = None if model is None else use_model(model, settings.network)
     check_memory(content, styles, settings, settings.network.device if model is None else model.device)
     model = build_model(settings.network) if model is None else model
-    prepared = prepare(content, styles, settings, model.architecture, masks=masks, init_image=init_image)
+    prepared = prepare(content, styles, settings, model.architecture, blend=blend, masks=masks, init_image=init_image)
     levels = list(zip(prepared.sizes, settings.stage_steps))
     level = partial(_run_level, prepared, settings, model, progress=progress)
     result = run_pyramid(levels, prepared.start.to(model.device), level, partial(_next_start, prepared), callback)
