@@ -61,7 +61,7 @@ from .masks import resize_mask
 from .network import build_model, use_model
 from .objective import StyleObjective
 from .optimize import Callback, optimize
-from .prepare import Prepared, check_inputs, check_memory, is_image, prepare, style_list, style_side
+from .prepare import Prepared, check_inputs, check_memory, is_image, prepare, style_list
 from .pyramid import run_pyramid, stage_records
 from .result import StyleTransferResult
 from .settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, START_RULES, TransferSettings
@@ -234,7 +234,7 @@ def run(
     check_memory(content, styles, settings, settings.network.device if model is None else model.device)
     model = build_model(settings.network) if model is None else model
     prepared = prepare(content, styles, settings, model.architecture, blend=blend, masks=masks, init_image=init_image)
-    levels = list(zip(prepared.sizes, settings.stage_steps))
+    levels = list(zip(prepared.plan.sizes, settings.stage_steps))
     level = partial(_run_level, prepared, settings, model, progress=progress)
     result = run_pyramid(levels, prepared.start.to(model.device), level, partial(_next_start, prepared), callback)
     result.image = restore_colors(settings.preserve_color, result.image, prepared.content)
@@ -246,10 +246,10 @@ def run(
 def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeatures, shape: tuple, steps: int,
                start: torch.Tensor, callback: Optional[Callback], *, progress: bool) -> StyleTransferResult:
     """One scale: the objective for the images at ``shape``, minimised from ``start``."""
-    content, styles, masks = _level_images(prepared, settings, shape)
+    content, styles, masks = _level_images(prepared, shape)
     objective = StyleObjective(
         model, content, styles,
-        content_layers=settings.content_layers, style_layers=settings.style_layer_weights, blend=prepared.blend,
+        content_layers=prepared.plan.content_layers, style_layers=dict(prepared.plan.style_layers), blend=prepared.blend,
         content_weight=settings.content_weight, style_weight=settings.style_weight, tv_weight=settings.tv_weight,
         masks=masks, layer_weighting=settings.layer_weighting, tv_power=settings.tv_power,
         tv_reduction=settings.tv_reduction, image_units=settings.image_units,
@@ -262,12 +262,12 @@ def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeature
                     adam_betas=settings.adam_betas, adam_eps=settings.adam_eps, adam_eps_hat=settings.adam_eps_hat)
 
 
-def _level_images(prepared: Prepared, settings: TransferSettings, shape: tuple) -> tuple:
+def _level_images(prepared: Prepared, shape: tuple) -> tuple:
     """``(content, styles, masks)`` as the scale of size ``shape`` sees them."""
     content, styles = prepared.net_content, prepared.net_styles
-    if len(prepared.sizes) > 1:
+    if len(prepared.plan.sizes) > 1:
         content = resize(content, shape) if content is not None else None
-        styles = [resize(s, style_side(shape, settings.style_scale)) for s in styles]
+        styles = [resize(s, prepared.plan.style_side_at(shape)) for s in styles]
     masks = None if prepared.masks is None else [resize_mask(m, shape) for m in prepared.masks]
     return content, styles, masks
 
@@ -287,7 +287,7 @@ def _facts(settings: TransferSettings, prepared: Prepared, model: VGGFeatures, s
     """``result.facts``: what the run found that its settings do not say (JSON values)."""
     return {
         "init": settings.start_rule(prepared.content is not None),
-        "size": list(prepared.shape),
+        "size": list(prepared.plan.shape),
         "style_sizes": [list(s.shape[-2:]) for s in prepared.net_styles],
         "style_blend": prepared.blend,
         "masks": None if prepared.masks is None else len(prepared.masks),
