@@ -176,7 +176,7 @@ def style() -> torch.Tensor:
 def _result(image=None):
     image = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(0)) if image is None else image
     return sl.StyleTransferResult(image=image, history={"total": [3.0, 2.0, 1.0], "time": [0.1, 0.2, 0.3]},
-                                  config={"size": [5, 7]}, best_step=3, steps=2, evaluations=3, seconds=0.3,
+                                  facts={"size": [5, 7]}, best_step=3, steps=2, evaluations=3, seconds=0.3,
                                   status="completed", message="Completed.")
 
 

@@ -47,7 +47,7 @@ from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransfe
 from .vgg import VGGFeatures
 from .weights import UntrainedWeightsWarning
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure")
 

@@ -24,24 +24,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
 import tempfile
 import threading
 import time
+import typing
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import __version__, presets
-from .errors import StyleLabError
-from .settings import DEFAULT_LR, INIT_CHOICES, LAYER_WEIGHTINGS, OPTIMIZERS, PRESERVE_COLOR_CHOICES, TransferSettings
-
-#: Every default the command line shows comes from the settings themselves. An option left
-#: out is not passed on, so that a --preset's value, else that default, applies.
-_DEFAULT = TransferSettings()
-#: The output's longest side when neither --size, --scales nor the --preset gives one.
-CLI_SIZE = 512
+from . import presets
+from .errors import ParameterError, StyleLabError
+from .settings import TransferSettings
+from .version import __version__
 
 _EPILOG = """\
 weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random
@@ -74,7 +71,9 @@ written.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings_class: type = TransferSettings) -> argparse.ArgumentParser:
+    """The command line: the images and the run's own options, then one option per field of
+    ``settings_class`` (see :func:`add_setting_options`)."""
     parser = argparse.ArgumentParser(
         prog="python -m stylelab",
         description="Neural style transfer (Gatys et al. 2016): render CONTENT in the style of STYLE.",
@@ -85,40 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("style", nargs="?", help="style image (painting) path (or use --style)")
     parser.add_argument("-o", "--output", help="where to write the result (.png, .jpg, ...)")
     parser.add_argument("--style", dest="styles", nargs="+", metavar="IMAGE", help="one or more style images (instead of STYLE)")
-    parser.add_argument("--blend", nargs="+", type=float, metavar="W", help="one blend weight per style image, e.g. 0.7 0.3")
     parser.add_argument("--mask", dest="masks", nargs="+", metavar="MASK", help="one mask image per style image (white = apply this style), or 'rest'")
-    parser.add_argument("--preserve-color", choices=PRESERVE_COLOR_CHOICES, default=None, help="keep the content's colours")
-    parser.add_argument("--scales", nargs="+", type=int, metavar="PX", help="coarse-to-fine sizes, e.g. 256 512 1024 (the last is the output size)")
     parser.add_argument("--preset", default=None, metavar="NAME",
                         help="the conventions of a well-known implementation, for every option not given: "
                              + ", ".join(presets.names()))
-    parser.add_argument("--size", type=int, default=None,
-                        help=f"longest side of the output in pixels (default {CLI_SIZE}, or the last of --scales)")
-    parser.add_argument("--steps", type=int, nargs="+", default=None, metavar="N",
-                        help=f"loss evaluations (default {_DEFAULT.steps}); with --scales one per scale, or one for all")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help=f"optimiser (default {_DEFAULT.optimizer})")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="step size (default " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")")
-    for term in ("content", "style", "tv"):
-        default = getattr(_DEFAULT, f"{term}_weight")
-        parser.add_argument(f"--{term}-weight", type=float, default=None, help=f"weight of the {term} loss (default {default:g})")
-    parser.add_argument("--init", choices=INIT_CHOICES[:3], default=None, help="start image (default content)")
-    parser.add_argument("--pooling", choices=["max", "avg"], default=None, help="VGG pooling (default max)")
-    parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
-                        help="dtype of the network's convolutions: bfloat16 is about 2.5x faster on CPUs with "
-                             "bf16 matrix units and on GPUs; float16 is for GPUs (default float32)")
-    parser.add_argument("--channels-last", action="store_true",
-                        help="channels-last memory layout for the network (faster with --precision bfloat16)")
-    parser.add_argument("--weights", default=None,
-                        help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
-                             "(default: $STYLELAB_WEIGHTS or auto)")
-    parser.add_argument("--layer-weighting", choices=LAYER_WEIGHTINGS, default=None,
-                        help="style layers weighted by 1/N_l^2 (channels, default, as the PyTorch tutorial) "
-                             "or as eq. 7 of Gatys et al. writes them (paper)")
-    parser.add_argument("--normalize", choices=["auto", "yes", "no"], default=None,
-                        help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--seed", type=int, default=None, help=f"random seed (default {_DEFAULT.seed})")
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="refuse runs estimated to need more memory, e.g. 8GiB, 512MiB, off "
                              "(default: $STYLELAB_MEMORY_LIMIT, else the machine's memory)")
@@ -126,7 +95,135 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--download-weights", nargs="?", const="vgg19", choices=["vgg19", "vgg16"], metavar="NETWORK",
                         help="download torchvision's ImageNet weights (vgg19, the default, or vgg16) and exit")
     parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
+    add_setting_options(parser.add_argument_group("settings (the fields of stylelab.settings.TransferSettings)"),
+                        settings_class)
     return parser
+
+
+# --------------------------------------------------------------------------- options from the settings' fields
+
+
+@dataclasses.dataclass(frozen=True)
+class _Option:
+    """How one settings field reads on the command line: its argparse keywords and how the
+    strings argparse gives become the field's value."""
+
+    name: str
+    flags: Tuple[str, ...]
+    keywords: Dict[str, Any]
+    value: Callable[[Any], Any]
+
+
+def setting_options(settings_class: type = TransferSettings) -> List[_Option]:
+    """One option per field of ``settings_class`` (a dataclass such as
+    :class:`~stylelab.settings.TransferSettings`), a nested dataclass field (``network``)
+    giving its own fields' options.
+
+    Each option is ``--field-name`` (plus any ``flags`` in the field's metadata); its kind
+    follows the field's type: a number or a string takes one value (``choices`` from the
+    metadata), a tuple several (``nargs``), a flag is ``--name`` / ``--no-name``; its help
+    is the metadata's ``help`` with the field's default. Left out, an option gives nothing,
+    so that a ``--preset``'s value, else the field's default, applies.
+    """
+    hints = typing.get_type_hints(settings_class)
+    options: List[_Option] = []
+    for f in dataclasses.fields(settings_class):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            options.extend(setting_options(kind))
+        elif f.metadata.get("command_line", True):
+            options.append(_option(f, kind))
+    return options
+
+
+def add_setting_options(parser: Any, settings_class: type = TransferSettings) -> None:
+    """Add :func:`setting_options` to ``parser`` (an ArgumentParser or an argument group)."""
+    for option in setting_options(settings_class):
+        parser.add_argument(*option.flags, **option.keywords)
+
+
+def _option(f: dataclasses.Field, kind: Any) -> _Option:
+    meta = f.metadata
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    flags = (f"--{f.name.replace('_', '-')}", *meta.get("flags", ()))
+    keywords: Dict[str, Any] = {"dest": f.name, "default": None, "metavar": meta.get("metavar")}
+    shown = _shown(default)
+    help_text = meta.get("help", "")
+    if shown is not None and "default" not in help_text:
+        help_text += f" (default {shown})"
+    keywords["help"] = help_text
+    members = typing.get_args(kind) if typing.get_origin(kind) is typing.Union else (kind,)
+    args = [a for a in members if a is not type(None)]  # the types a value may have
+    choices = meta.get("command_line_choices", meta.get("choices"))
+    if kind is bool:
+        keywords.update(action=argparse.BooleanOptionalAction, metavar=None)
+        return _Option(f.name, flags, keywords, lambda v: v)
+    if choices is not None:  # a bool among the choices is spelled yes / no
+        words = {("yes" if c is True else "no" if c is False else str(c)): c for c in choices}
+        keywords.update(choices=list(words), metavar=meta.get("metavar"))
+        return _Option(f.name, flags, keywords, words.__getitem__)
+    element, several, exact = _element(args)
+    if element is _PAIRS:  # style_layers: {name: weight} from NAME[:WEIGHT] words
+        keywords.update(nargs="+", type=str)
+        return _Option(f.name, flags, keywords, lambda values: dict(_pair(flags[0], v) for v in values))
+    keywords["type"] = element
+    keywords["metavar"] = keywords["metavar"] or {int: "N", float: "X"}.get(element)
+    if several:
+        keywords["nargs"] = exact or "+"
+        one = any(a in (int, float) for a in args)
+        return _Option(f.name, flags, keywords, lambda values: values[0] if one and len(values) == 1 else tuple(values))
+    return _Option(f.name, flags, keywords, lambda v: v)
+
+
+#: The element "type" of a tuple of ``(name, number)`` pairs, ``NAME[:NUMBER]`` on the command line.
+_PAIRS = object()
+
+
+def _element(args: Sequence[Any]) -> Tuple[Any, bool, Optional[int]]:
+    """``(element type, takes several values, exactly how many or None)`` of a field whose
+    value may have any of the types ``args``."""
+    tuples = [a for a in args if typing.get_origin(a) is tuple]
+    if tuples:
+        inner = typing.get_args(tuples[0])
+        if inner and typing.get_origin(inner[0]) is tuple:
+            return _PAIRS, True, None
+        scalar = any(a in (int, float) for a in args)  # "int or (h, w)": one value or several
+        exact = None if scalar or (len(inner) == 2 and inner[1] is Ellipsis) else len(inner)
+        return inner[0], True, exact
+    scalars = [a for a in args if a in (int, float, str)]
+    return (scalars[0] if scalars else str), False, None
+
+
+def _pair(flag: str, text: str) -> Tuple[str, float]:
+    """``"relu3_1:0.5"`` as ``("relu3_1", 0.5)``, ``"relu1_1"`` as ``("relu1_1", 1.0)``."""
+    name, _, number = text.partition(":")
+    try:
+        return name, float(number) if number else 1.0
+    except ValueError:
+        raise ParameterError(f"{flag} takes NAME or NAME:WEIGHT such as relu3_1:0.5; got {text!r}.") from None
+
+
+def _shown(default: Any) -> Optional[str]:
+    """A default as the help shows it (``None``, a flag's: the help says it in words)."""
+    if default is None or isinstance(default, bool):
+        return None
+    if isinstance(default, tuple):
+        return " ".join(":".join(map(_number, v)) if isinstance(v, tuple) else _number(v) for v in default)
+    return _number(default)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def setting_values(args: argparse.Namespace, settings_class: type = TransferSettings) -> Dict[str, Any]:
+    """The settings given on the command line, as :meth:`TransferSettings.from_options` keywords."""
+    given = {}
+    for option in setting_options(settings_class):
+        value = getattr(args, option.name, None)
+        if value is not None:
+            given[option.name] = option.value(value)
+    return given
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -182,12 +279,6 @@ def _run(args: argparse.Namespace, received: Optional[List[Any]] = None) -> int:
     received = [] if received is None else received
     styles = args.styles if args.styles else [args.style]
     masks = None if args.masks is None else [None if m.lower() == "rest" else m for m in args.masks]
-    if args.masks is not None and len(args.masks) != len(styles):
-        raise ValueError(f"{len(args.masks)} --mask image(s) for {len(styles)} style image(s); give one mask per style image.")
-    if args.blend is not None and len(args.blend) != len(styles):
-        raise ValueError(f"{len(args.blend)} --blend weight(s) for {len(styles)} style image(s); give one weight per style image.")
-    if args.steps is not None and len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
-        raise ValueError("--steps takes one number, or one per --scales entry.")
     # Before any work: the output must be writable and must not be one of the inputs.
     inputs = [args.content, *styles, *(m for m in masks or [] if m), args.weights]
     output = output_path(args.output, inputs=[i for i in inputs if i])
@@ -215,32 +306,7 @@ def _environment(name: str, value: Optional[str]):
 def settings_from_args(args: argparse.Namespace) -> Any:
     """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments: the
     options given, then the ``--preset``'s values, then the defaults (:func:`stylelab.presets.settings`)."""
-    given = dict(
-        size=args.size,
-        steps=None if args.steps is None else args.steps[0] if len(args.steps) == 1 else tuple(args.steps),
-        style_blend=args.blend,
-        preserve_color=args.preserve_color,
-        scales=args.scales,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        init=args.init,
-        seed=args.seed,
-        layer_weighting=args.layer_weighting,
-        weights=args.weights,
-        pooling=args.pooling,
-        device=args.device,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        normalize=None if args.normalize is None else {"auto": "auto", "yes": True, "no": False}[args.normalize],
-    )
-    given = {name: value for name, value in given.items() if value is not None}
-    preset_size = args.preset is not None and "size" in presets.options(args.preset)
-    if "size" not in given and not args.scales and not preset_size:
-        given["size"] = CLI_SIZE
-    return presets.settings(args.preset, **given)
+    return presets.settings(args.preset, **setting_values(args))
 
 
 def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, output: Path, received: List[Any]) -> int:

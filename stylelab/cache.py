@@ -59,6 +59,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from . import version
 from .errors import FileReadError, FileWriteError, OutputPathError, ParameterError, StyleLabError
 from .files import path_too_long, read_regular, temporary_target, write_atomic
 from .images import MAX_PIXELS, image_shape, load_image, target_size
@@ -176,15 +177,13 @@ class ResultCache:
         Settings that mean the same run give the same description: ``lr=None`` and the
         optimiser's default, ``init=None`` and its default rule, ``1`` and ``1.0``.
         """
-        from . import __version__
-
         resolved = settings.replace(lr=settings.learning_rate, init=settings.start_rule(content is not None))
         record = resolved.record()
         del record["network"]
         styles = None if style is None else [_image_digest(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
         return {
             "format": CACHE_FORMAT,
-            "stylelab": __version__,
+            "stylelab": version.__version__,
             "torch": torch.__version__,
             "content": None if content is None else _image_digest(content),
             "style": styles,
@@ -477,7 +476,7 @@ def _checked_result(meta: Dict[str, Any], image_bytes: bytes) -> StyleTransferRe
     return StyleTransferResult(
         image=torch.from_numpy(array.copy()),
         history={str(k): [float(x) for x in v] for k, v in meta["history"].items()},
-        config=dict(meta["config"]),
+        facts=dict(meta["config"]),  # stored as result.config: settings and facts
         best_step=meta["best_step"],
         steps=meta["steps"],
         evaluations=meta["evaluations"],

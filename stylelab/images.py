@@ -126,13 +126,13 @@ def load_image(source: ImageSource, size: Size = None, *, max_pixels: int = MAX_
     if size is None:
         return tensor
     if isinstance(source, (np.ndarray, torch.Tensor)):  # decoded sources already know their target
-        target = target_size(tuple(tensor.shape[-2:]), size)
+        target = _target(tuple(tensor.shape[-2:]), size)
     if max_pixels is not None and target[0] * target[1] > max_pixels:
         raise ImageLoadError(
             f"size={size!r} asks for a {target[0]}x{target[1]} image ({target[0] * target[1] / 1e6:.0f} "
             f"megapixels), above the {max_pixels / 1e6:.0f}-megapixel limit; ask for a smaller size."
         )
-    return resize(tensor, target)
+    return _resized(tensor, target)
 
 
 def _read(
@@ -143,8 +143,8 @@ def _read(
     decoding at a reduced scale does not change it)."""
     if reopen is not None and is_png_rgb16(image):  # before upright_size: reading a PNG's EXIF decodes it at 8 bits
         array = decode(image, None, name, reopen=reopen)
-        return array, target_size(array.shape[:2], size)
-    target = target_size(upright_size(image, name), size)
+        return array, _target(array.shape[:2], size)
+    target = _target(upright_size(image, name), size)
     array = decode(image, target if size is not None else None, name, draft=draft, reopen=reopen)
     return array, target
 
@@ -163,16 +163,25 @@ def resize(image: torch.Tensor, size: Size) -> torch.Tensor:
             f"resize expects a (B, C, H, W) tensor; got shape {tuple(image.shape)}. "
             "Use load_image first."
         )
-    height, width = target_size((image.shape[-2], image.shape[-1]), size)
-    if (height, width) == tuple(image.shape[-2:]):
+    return _resized(image, _target((image.shape[-2], image.shape[-1]), size))
+
+
+def _resized(image: torch.Tensor, shape: Tuple[int, int]) -> torch.Tensor:
+    """``image`` ``(B, C, H, W)`` at exactly ``shape``, or ``image`` itself when it is that size already."""
+    if tuple(shape) == tuple(image.shape[-2:]):
         return image
-    out = F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    out = F.interpolate(image, size=tuple(shape), mode="bicubic", align_corners=False, antialias=True)
     return out.clamp_(0.0, 1.0)
 
 
 def target_size(current: Tuple[int, int], size: Size) -> Tuple[int, int]:
     """The ``(h, w)`` that ``size`` asks for, given the ``current`` ``(h, w)``."""
     _check_size(size)
+    return _target(current, size)
+
+
+def _target(current: Tuple[int, int], size: Size) -> Tuple[int, int]:
+    """:func:`target_size` for a ``size`` already checked (``load_image`` checks it once)."""
     height, width = int(current[0]), int(current[1])
     if size is None:
         return height, width

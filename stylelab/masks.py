@@ -44,7 +44,7 @@ from .errors import ParameterError, StyleLabError
 from .images import load_image, target_size
 from .layers import spec
 
-__all__ = ["load_mask", "prepare_masks", "layer_mask", "guided_gram_matrix", "resize_mask"]
+__all__ = ["load_mask", "mask_list", "prepare_masks", "layer_mask", "guided_gram_matrix", "resize_mask"]
 
 
 def load_mask(source: Any, size: Optional[Tuple[int, int]] = None, *, name: str = "the mask") -> torch.Tensor:
@@ -127,18 +127,13 @@ def resize_mask(mask: torch.Tensor, size: Tuple[int, int], *, name: str = "the m
     return F.interpolate(mask, size=(height, width), mode=mode, **kwargs).clamp(0.0, 1.0)
 
 
-def prepare_masks(masks: Sequence[Any], count: int, size: Tuple[int, int]) -> List[torch.Tensor]:
-    """Check and load one mask per style image; ``None`` means "wherever no other mask is".
+def mask_list(masks: Any, count: int) -> List[Any]:
+    """``masks`` as a list of one entry per style image (a single mask is a list of one),
+    checked to have ``count`` entries of which at most one is ``None``; nothing is loaded.
 
-    Args:
-        masks: one entry per style image, each anything :func:`load_mask` takes, or
-            ``None`` for at most one entry: that style then covers the rest,
-            ``1 - sum(other masks)`` clipped to [0, 1].
-        count: the number of style images.
-        size: the content image's ``(H, W)``.
-
-    Returns:
-        A list of ``count`` masks ``(1, 1, H, W)`` float32 in [0, 1].
+    This is the one check of the number of masks: :func:`stylelab.prepare.check_inputs`
+    makes it before a run loads anything, and :func:`prepare_masks` and the objective
+    rely on it.
     """
     if isinstance(masks, (torch.Tensor, np.ndarray, str)) or not isinstance(masks, Sequence):
         masks = [masks]
@@ -152,6 +147,23 @@ def prepare_masks(masks: Sequence[Any], count: int, size: Tuple[int, int]) -> Li
         )
     if sum(m is None for m in masks) > 1:
         raise ParameterError("Only one mask may be None ('everywhere else'); give the others as images.")
+    return masks
+
+
+def prepare_masks(masks: Sequence[Any], count: int, size: Tuple[int, int]) -> List[torch.Tensor]:
+    """Check and load one mask per style image; ``None`` means "wherever no other mask is".
+
+    Args:
+        masks: one entry per style image, each anything :func:`load_mask` takes, or
+            ``None`` for at most one entry: that style then covers the rest,
+            ``1 - sum(other masks)`` clipped to [0, 1].
+        count: the number of style images.
+        size: the content image's ``(H, W)``.
+
+    Returns:
+        A list of ``count`` masks ``(1, 1, H, W)`` float32 in [0, 1].
+    """
+    masks = mask_list(masks, count)
     loaded = [None if m is None else load_mask(m, size, name=f"mask {i + 1}") for i, m in enumerate(masks)]
     given = [m for m in loaded if m is not None]
     if any(m is None for m in loaded):

@@ -10,13 +10,13 @@ network here, so a new option is added in one place.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from . import validate
 from .device import check_device
 from .errors import ParameterError, StyleLabError
-from .vgg import NORMALIZE_CHOICES, VGGFeatures, normalizes
+from .vgg import NORMALIZE_CHOICES, POOLINGS, PRECISIONS, VGGFeatures, normalizes
 
 __all__ = ["NetworkSettings", "build_model", "use_model", "NETWORK_FIELDS"]
 
@@ -40,19 +40,26 @@ class NetworkSettings:
         channels_last: the channels-last memory layout.
     """
 
-    weights: Union[str, os.PathLike, None] = None
-    pooling: str = "max"
-    normalize: Union[bool, str, None] = None
-    device: Optional[str] = None
-    precision: str = "float32"
-    channels_last: bool = False
+    weights: Union[str, os.PathLike, None] = field(default=None, metadata=dict(
+        help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
+             "(default: $STYLELAB_WEIGHTS or auto)", metavar="WEIGHTS"))
+    pooling: str = field(default="max", metadata=dict(help="VGG pooling", choices=POOLINGS))
+    normalize: Union[bool, str, None] = field(default=None, metadata=dict(
+        help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only "
+             "(default: a given model's own setting, else auto)", choices=NORMALIZE_CHOICES))
+    device: Optional[str] = field(default=None, metadata=dict(help="cpu, cuda, mps (default: best available)"))
+    precision: str = field(default="float32", metadata=dict(
+        help="dtype of the network's convolutions: bfloat16 is about 2.5x faster on CPUs with bf16 matrix "
+             "units and on GPUs; float16 is for GPUs", choices=PRECISIONS))
+    channels_last: bool = field(default=False, metadata=dict(
+        help="channels-last memory layout for the network (faster with --precision bfloat16)"))
 
     def __post_init__(self) -> None:
         if self.weights is not None and not isinstance(self.weights, (str, os.PathLike)):
             raise ParameterError(f"weights must be a weights name or a file path; got {self.weights!r}.")
-        validate.choice("pooling", self.pooling, ("max", "avg"))
+        validate.choice("pooling", self.pooling, POOLINGS)
         validate.choice("normalize", self.normalize, (None, *NORMALIZE_CHOICES))
-        validate.choice("precision", self.precision, ("float32", "bfloat16", "float16"))
+        validate.choice("precision", self.precision, PRECISIONS)
         if self.device is not None and not isinstance(self.device, str):
             object.__setattr__(self, "device", str(self.device))  # a torch.device
         if self.device is not None:

@@ -25,6 +25,7 @@ from .colab import repository_url
 from .device import THREADS_VARIABLE, use_cpu_threads
 from .network import NetworkSettings, build_model
 from .vgg import VGGFeatures
+from .version import __version__
 from .weights import UntrainedWeightsWarning
 
 __all__ = ["mode", "fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner", "repository_url"]
@@ -146,8 +147,6 @@ def setup(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
         model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
-    from . import __version__
-
     current = mode()  # the mode image_size and step_count use, so the line printed is the one in effect
     normalized = ", normalised (Gatys et al. 2016)" if model.normalized else ""
     print(

@@ -11,7 +11,7 @@ For a generated image :math:`x`, content image :math:`p` and style image(s) :mat
 with :math:`\alpha, \beta, \gamma` the content, style and TV weights, :math:`w_l` the
 style layer weights and :math:`N_l` the channels of layer :math:`l`. The objective is a
 function of the pixels :math:`x` (RGB in [0, 1]) or, with ``image_units="network"``, of the
-network's input, :math:`x` after the network's preprocessing (see :data:`IMAGE_UNITS`); the
+network's input, :math:`x` after the network's preprocessing (see :data:`stylelab.settings.IMAGE_UNITS`); the
 TV term measures whichever it is given. This is eq. 7 of
 Gatys et al. (2016) in stylelab's conventions (see :mod:`stylelab.losses`). The extra
 :math:`1/N_l^2` per style layer follows the authors' reference PyTorch code
@@ -30,30 +30,31 @@ Gram matrix; blend weights are not used then.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from . import validate
 from .losses import TV_POWERS, TV_REDUCTIONS, content_loss, gram_matrix, style_loss, tv_loss
-from .masks import guided_gram_matrix, layer_mask
+from .masks import guided_gram_matrix, layer_mask, mask_list
+from .settings import IMAGE_UNITS, LAYER_WEIGHTINGS
 from .vgg import VGGFeatures
 
-__all__ = ["StyleObjective", "LAYER_WEIGHTINGS", "IMAGE_UNITS"]
+__all__ = ["StyleObjective", "active_layers"]
 
-#: How the style layers are weighted: ``"channels"`` (default) multiplies layer l's weight by
-#: :math:`1/N_l^2` (the authors' reference code and the PyTorch tutorial, whose style weight
-#: stylelab reuses): eq. 7 with :math:`w_l \propto 1/N_l^2`, so relu1_1 (64 channels) counts
-#: 64 times as much as relu4_1 (512) for the same mean error. ``"paper"`` uses the
-#: :math:`w_l` given, as eq. 7 writes it.
-LAYER_WEIGHTINGS = ("channels", "paper")
-#: The units an image is optimised and its total variation measured in: ``"pixels"`` (RGB
-#: in [0, 1], as stylelab stores images) or ``"network"`` (what the network reads after its
-#: preprocessing, :meth:`~stylelab.VGGFeatures.normalize`: BGR in 0-255 units less the mean
-#: pixel for Caffe weights, ``(x - mean) / std`` for torchvision's), as Gatys et al.'s code,
-#: jcjohnson/neural-style and d2l.ai do.
-IMAGE_UNITS = ("pixels", "network")
+def active_layers(content_layers: Sequence[str], style_layers: Mapping[str, float], *, has_content: bool,
+                  has_style: bool, content_weight: float, style_weight: float) -> Tuple[List[str], Dict[str, float]]:
+    """The layers of the terms that are on: ``(content layers, {style layer: weight})``.
+
+    The content term is on when there is a content image and ``content_weight > 0``; the
+    style term when there is a style image, ``style_weight > 0`` and some style layer has a
+    weight above 0. A term that is off has no layers. This is the one rule for both the
+    objective and the checks made before a run (:mod:`stylelab.prepare`).
+    """
+    use_content = has_content and content_weight > 0
+    use_style = has_style and style_weight > 0 and any(w > 0 for w in style_layers.values())
+    return (list(content_layers) if use_content else []), (dict(style_layers) if use_style else {})
 
 
 class StyleObjective:
@@ -71,10 +72,10 @@ class StyleObjective:
             resolution of the images this objective will be called on (see
             :mod:`stylelab.masks`); ``blend`` is then ignored.
         layer_weighting: ``"channels"`` (the :math:`1/N_l^2` above) or ``"paper"`` (without
-            it); see :data:`LAYER_WEIGHTINGS`.
+            it); see :data:`stylelab.settings.LAYER_WEIGHTINGS`.
         tv_power, tv_reduction: the TV term's exponent and reduction (see
             :func:`~stylelab.tv_loss`).
-        image_units: what the objective is called with (:data:`IMAGE_UNITS`): the pixels, or
+        image_units: what the objective is called with (:data:`stylelab.settings.IMAGE_UNITS`): the pixels, or
             the network's input (:meth:`~stylelab.VGGFeatures.normalize` of the pixels); the
             TV term measures the image in these units.
 
@@ -110,10 +111,9 @@ class StyleObjective:
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
-        use_content = content is not None and self.content_weight > 0
-        use_style = len(styles) > 0 and self.style_weight > 0
-        self.content_layers: List[str] = list(content_layers) if use_content else []
-        self.style_layers: Dict[str, float] = dict(style_layers) if use_style else {}
+        self.content_layers, self.style_layers = active_layers(
+            content_layers, style_layers, has_content=content is not None, has_style=len(styles) > 0,
+            content_weight=self.content_weight, style_weight=self.style_weight)
         arch = model.architecture
         wanted = set(self.content_layers) | set(self.style_layers)
         self.layers: List[str] = arch.ordered(wanted) if wanted else []
@@ -141,8 +141,7 @@ class StyleObjective:
 
     def _set_region_targets(self, styles: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> None:
         """Per layer, a list of ``(mask at the layer's resolution, style Gram matrix)``."""
-        if len(masks) != len(styles):
-            raise ValueError(f"{len(masks)} masks for {len(styles)} style images; give one mask per style image.")
+        mask_list(masks, len(styles))
         device = self.model.device
         for image, mask in zip(styles, masks):
             for name, value in self.model.iter_features(image.to(device), list(self.style_layers)):

@@ -209,7 +209,7 @@ def optimize(
     if status == "completed":
         status, message = _completed(run, optimizer)
     return StyleTransferResult(
-        image=run.best_image.clamp(0.0, 1.0).float().cpu(), history=run.history, config={},
+        image=run.best_image.clamp(0.0, 1.0).float().cpu(), history=run.history,
         best_step=run.best_step, steps=_updates(opt, image, run, optimizer, status), evaluations=run.evaluations,
         seconds=seconds, status=status, message=message,
     )

@@ -12,16 +12,14 @@ image optimisation from outside.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from . import validate
-from .errors import ParameterError
 from .images import resize, target_size
 from .result import StyleTransferResult
 
-__all__ = ["run_pyramid", "stage_sizes", "stage_steps", "check_scales", "stage_records"]
+__all__ = ["run_pyramid", "stage_sizes", "stage_records"]
 
 Shape = Tuple[int, int]
 #: ``run_level(shape, steps, start, callback) -> StyleTransferResult``: one scale's run.
@@ -30,28 +28,10 @@ LevelRun = Callable[[Shape, int, torch.Tensor, Optional[Callable]], StyleTransfe
 NextStart = Callable[[torch.Tensor, Shape], torch.Tensor]
 
 
-def check_scales(scales: Any) -> List[int]:
-    """Validate ``scales``: positive whole numbers (longest sides in pixels), strictly increasing.
-
-    Raises :class:`~stylelab.ParameterError` (see :func:`stylelab.validate.scales`).
-    """
-    return validate.scales(scales)
-
-
 def stage_sizes(final: Shape, scales: Sequence[int]) -> List[Shape]:
     """``(h, w)`` of each stage: the final size's aspect ratio at each longest side; the last is ``final``."""
     sizes = [target_size(final, int(s)) for s in scales[:-1]]
     return sizes + [(int(final[0]), int(final[1]))]
-
-
-def stage_steps(steps: Union[int, Sequence[int]], count: int) -> List[Any]:
-    """One step count per stage: ``steps`` repeated, or checked to have ``count`` entries."""
-    if isinstance(steps, (list, tuple)):
-        if len(steps) != count:
-            raise ParameterError(f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
-                                 "give one number, or one per scale.")
-        return list(steps)
-    return [steps] * count
 
 
 def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_level: LevelRun,
@@ -62,7 +42,7 @@ def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_le
     evaluation numbers count on across the levels. A level that ends early (interrupted,
     stopped, diverged) ends the pyramid. Returns one result: the histories joined (with
     ``history["scale"]``, the longest side of each evaluation), the last level's image at
-    the final size, and ``config["stages"]`` from :func:`stage_records`.
+    the final size, and ``facts["stages"]`` from :func:`stage_records`.
     """
     results: List[StyleTransferResult] = []
     done = 0
@@ -81,7 +61,7 @@ def run_pyramid(levels: Sequence[Tuple[Shape, int]], start: torch.Tensor, run_le
 
 
 def stage_records(results: Sequence[StyleTransferResult]) -> List[dict]:
-    """Each level's size, updates, evaluations, seconds and status (``config["stages"]``)."""
+    """Each level's size, updates, evaluations, seconds and status (``facts["stages"]``)."""
     return [
         {"size": list(r.image.shape[-2:]), "steps": r.steps, "evaluations": r.evaluations,
          "seconds": r.seconds, "status": r.status}
@@ -103,7 +83,7 @@ def _merge(results: List[StyleTransferResult], sizes: List[Shape]) -> StyleTrans
     image = last.image if tuple(last.image.shape[-2:]) == final else resize(last.image, final)
     status, message = _merged_status(results, sizes)
     return StyleTransferResult(
-        image=image, history=history, config={"stages": stage_records(results)},
+        image=image, history=history, facts={"stages": stage_records(results)},
         best_step=evaluations - last.evaluations + last.best_step, steps=sum(r.steps for r in results),
         evaluations=evaluations, seconds=elapsed, status=status, message=message,
     )

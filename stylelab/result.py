@@ -9,7 +9,7 @@ ended, and the :class:`~stylelab.settings.TransferSettings` that made it. Run an
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
@@ -36,8 +36,11 @@ class StyleTransferResult:
             ``"content"``, ``"style"``, ``"tv"``, each layer's unweighted loss
             (``"style:relu1_1"``, ...) and ``"time"`` (seconds since the start); with
             several scales also ``"scale"`` (the longest side of each evaluation).
-        config: the settings and the facts of the run (output and style sizes, the
-            network, each scale's counters under ``"stages"``), JSON-friendly.
+        facts: what the run found that its settings do not say, JSON-friendly: the output's
+            ``"size"`` ``[H, W]``, the ``"style_sizes"``, the ``"style_blend"`` as used
+            (summing to 1), the number of ``"masks"``, the ``"init"`` rule used, the network
+            (``"weights"``, ``"network"``, ``"normalized"``, ``"pooling"``, ``"device"``) and
+            each scale's counters under ``"stages"``.
         best_step: the evaluation (1-based) that produced :attr:`image`; 0 is the start.
         steps: optimiser updates made (Adam steps or L-BFGS iterations).
         evaluations: loss evaluations (forward + backward passes); at most the
@@ -54,7 +57,7 @@ class StyleTransferResult:
 
     image: torch.Tensor
     history: Dict[str, List[float]]
-    config: Dict[str, Any]
+    facts: Dict[str, Any] = field(default_factory=dict)
     best_step: int = 0
     steps: int = 0
     evaluations: int = 0
@@ -62,6 +65,17 @@ class StyleTransferResult:
     status: str = "completed"
     message: str = ""
     settings: Optional["TransferSettings"] = None
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The settings as used and the facts of the run in one JSON-friendly dict (a new
+        dict at each call; change :attr:`settings` or :attr:`facts`, not this): the
+        settings' :meth:`~stylelab.settings.TransferSettings.record` without the network,
+        ``"lr"`` the step size used, then :attr:`facts`."""
+        if self.settings is None:
+            return dict(self.facts)
+        record = {name: value for name, value in self.settings.record().items() if name != "network"}
+        return {**record, "lr": self.settings.learning_rate, **self.facts}
 
     @property
     def interrupted(self) -> bool:

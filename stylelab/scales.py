@@ -1,9 +1,8 @@
 r"""Scale control (Gatys et al. 2017, §6): coarse-to-fine optimisation and mixed-scale styles.
 
-The coarse-to-fine machinery itself lives in :mod:`stylelab.pyramid` (re-exported here:
-:func:`check_scales`, :func:`stage_sizes`, :func:`stage_steps`); this module makes
-mixed-scale style images (:func:`combine_scales`) and measures runs across scales
-(:func:`pixel_cost`, :func:`final_scale_losses`).
+The coarse-to-fine machinery itself lives in :mod:`stylelab.pyramid` (each scale's size:
+:func:`stylelab.pyramid.stage_sizes`); this module makes mixed-scale style images
+(:func:`combine_scales`).
 
 **Coarse-to-fine.** A VGG-19 unit sees a patch of fixed size in pixels, so at 1024 px the
 style layers capture only small brush strokes relative to the picture, and every
@@ -31,18 +30,17 @@ from typing import Any, Sequence, Tuple, Union
 
 import torch
 
-from .analysis import final_scale_losses, pixel_cost
+# Lesson 06 reads these three as sl.scales.*; their homes are stylelab.analysis and stylelab.pyramid.
+from .analysis import final_scale_losses, pixel_cost  # noqa: F401
 from .images import load_image
-from .pyramid import check_scales, stage_sizes, stage_steps
+from .pyramid import stage_sizes  # noqa: F401
 from .settings import TransferSettings
 from .transfer import stylize
 
-__all__ = ["check_scales", "stage_sizes", "stage_steps", "pixel_cost", "final_scale_losses", "combine_scales", "FINE_LAYERS"]
+__all__ = ["combine_scales", "FINE_LAYERS"]
 
 #: The layers that carry the fine scale in :func:`combine_scales`.
 FINE_LAYERS = ("relu1_1", "relu2_1")
-
-
 
 
 def combine_scales(

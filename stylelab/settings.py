@@ -30,8 +30,6 @@ from .errors import ParameterError
 from .images import target_size
 from .network import NETWORK_FIELDS, NetworkSettings
 from .losses import TV_POWERS, TV_REDUCTIONS
-from .objective import IMAGE_UNITS, LAYER_WEIGHTINGS
-from .pyramid import stage_steps
 
 __all__ = [
     "TransferSettings",
@@ -39,6 +37,7 @@ __all__ = [
     "DEFAULT_STYLE_LAYERS",
     "DEFAULT_LR",
     "INIT_CHOICES",
+    "START_RULES",
     "OPTIMIZERS",
     "LAYER_WEIGHTINGS",
     "PRESERVE_COLOR_CHOICES",
@@ -53,9 +52,23 @@ DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Step size by optimiser: L-BFGS's unit step, and Adam on [0, 1] pixels (the TensorFlow tutorial).
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 OPTIMIZERS = tuple(DEFAULT_LR)
-#: Start rules; ``"image"`` means an image passed beside the settings (``init=`` of stylize).
-INIT_CHOICES = ("content", "noise", "style", "image")
+#: The start rules that need no image of their own.
+START_RULES = ("content", "noise", "style")
+#: ``init``'s values; ``"image"`` means an image passed beside the settings (``init=`` of stylize).
+INIT_CHOICES = START_RULES + ("image",)
 PRESERVE_COLOR_CHOICES = ("luminance", "histogram")
+#: How the style layers are weighted: ``"channels"`` (default) multiplies layer l's weight by
+#: :math:`1/N_l^2` (the authors' reference code and the PyTorch tutorial, whose style weight
+#: stylelab reuses): eq. 7 with :math:`w_l \propto 1/N_l^2`, so relu1_1 (64 channels) counts
+#: 64 times as much as relu4_1 (512) for the same mean error. ``"paper"`` uses the
+#: :math:`w_l` given, as eq. 7 writes it. See :mod:`stylelab.objective`.
+LAYER_WEIGHTINGS = ("channels", "paper")
+#: The units an image is optimised and its total variation measured in: ``"pixels"`` (RGB
+#: in [0, 1], as stylelab stores images) or ``"network"`` (what the network reads after its
+#: preprocessing, :meth:`~stylelab.VGGFeatures.normalize`: BGR in 0-255 units less the mean
+#: pixel for Caffe weights, ``(x - mean) / std`` for torchvision's), as Gatys et al.'s code,
+#: jcjohnson/neural-style and d2l.ai do.
+IMAGE_UNITS = ("pixels", "network")
 
 Size = Union[int, Tuple[int, int], None]
 
@@ -81,31 +94,58 @@ class TransferSettings:
     constants, and Keras's place for epsilon; see :func:`stylelab.optimize.optimize`).
     """
 
-    content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: Tuple[Tuple[str, float], ...] = tuple((name, 1.0) for name in DEFAULT_STYLE_LAYERS)
-    content_weight: float = 1.0
-    style_weight: float = 1e6
-    tv_weight: float = 0.0
-    layer_weighting: str = "channels"
-    optimizer: str = "lbfgs"
-    steps: Union[int, Tuple[int, ...]] = 300
-    lr: Optional[float] = None
-    line_search: bool = True
-    init: Optional[str] = None
-    seed: int = 0
-    size: Size = None
-    style_scale: float = 1.0
-    style_blend: Optional[Tuple[float, ...]] = None
-    preserve_color: Optional[str] = None
-    scales: Optional[Tuple[int, ...]] = None
-    tv_power: int = 2
-    tv_reduction: str = "mean"
-    image_units: str = "pixels"
-    clamp: bool = True
-    adam_betas: Tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    adam_eps_hat: bool = False
-    network: NetworkSettings = field(default_factory=NetworkSettings)
+    content_layers: Tuple[str, ...] = field(default=DEFAULT_CONTENT_LAYERS, metadata=dict(
+        help="layers whose activations must match the content image's", metavar="LAYER"))
+    style_layers: Tuple[Tuple[str, float], ...] = field(
+        default=tuple((name, 1.0) for name in DEFAULT_STYLE_LAYERS), metadata=dict(
+            help="layers whose Gram matrices must match the style's, each LAYER or LAYER:WEIGHT "
+                 "(weight 1 when left out), e.g. relu1_1 relu3_1:0.5", metavar="LAYER[:WEIGHT]"))
+    content_weight: float = field(default=1.0, metadata=dict(help="weight of the content loss"))
+    style_weight: float = field(default=1e6, metadata=dict(help="weight of the style loss"))
+    tv_weight: float = field(default=0.0, metadata=dict(help="weight of the total-variation (smoothness) loss"))
+    layer_weighting: str = field(default="channels", metadata=dict(
+        help="style layers weighted by 1/N_l^2 (channels, as the PyTorch tutorial) or as eq. 7 of "
+             "Gatys et al. writes them (paper)", choices=LAYER_WEIGHTINGS))
+    optimizer: str = field(default="lbfgs", metadata=dict(help="optimiser", choices=OPTIMIZERS))
+    steps: Union[int, Tuple[int, ...]] = field(default=300, metadata=dict(
+        help="loss evaluations; with --scales one per scale, or one for all", metavar="N"))
+    lr: Optional[float] = field(default=None, metadata=dict(
+        help="step size (default " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")"))
+    line_search: bool = field(default=True, metadata=dict(
+        help="L-BFGS only: a strong-Wolfe line search on the projected gradient; "
+             "--no-line-search is the PyTorch tutorial's plain L-BFGS"))
+    init: Optional[str] = field(default=None, metadata=dict(
+        help="start image (default: content, or noise without a content image)", choices=INIT_CHOICES,
+        command_line_choices=START_RULES))
+    seed: int = field(default=0, metadata=dict(help="random seed"))
+    size: Size = field(default=None, metadata=dict(
+        help="output size: its longest side in pixels, or H W (default: the content's own size, "
+             "or the last of --scales)", metavar="PX"))
+    style_scale: float = field(default=1.0, metadata=dict(
+        help="the style images' longest side, as a multiple of the output's"))
+    style_blend: Optional[Tuple[float, ...]] = field(default=None, metadata=dict(
+        help="one blend weight per style image, e.g. 0.7 0.3 (default: equal weights)", metavar="W",
+        flags=("--blend",)))
+    preserve_color: Optional[str] = field(default=None, metadata=dict(
+        help="keep the content's colours (default: the style's)", choices=PRESERVE_COLOR_CHOICES))
+    scales: Optional[Tuple[int, ...]] = field(default=None, metadata=dict(
+        help="coarse-to-fine sizes, e.g. 256 512 1024 (the last is the output size)", metavar="PX"))
+    tv_power: int = field(default=2, metadata=dict(
+        help="the TV term's differences squared (2) or absolute (1)", choices=TV_POWERS))
+    tv_reduction: str = field(default="mean", metadata=dict(
+        help="the TV term's mean or sum over the differences", choices=TV_REDUCTIONS))
+    image_units: str = field(default="pixels", metadata=dict(
+        help="what the optimiser changes and the TV term measures: the pixels in [0, 1], or the "
+             "network's preprocessed input", choices=IMAGE_UNITS))
+    clamp: bool = field(default=True, metadata=dict(
+        help="project the pixels onto [0, 1] before every evaluation"))
+    adam_betas: Tuple[float, float] = field(default=(0.9, 0.999), metadata=dict(
+        help="Adam's two decay rates", metavar=("BETA1", "BETA2")))
+    adam_eps: float = field(default=1e-8, metadata=dict(help="Adam's epsilon"))
+    adam_eps_hat: bool = field(default=False, metadata=dict(
+        help="add Adam's epsilon before the bias correction, as Keras/TensorFlow's Adam does"))
+    network: NetworkSettings = field(default_factory=NetworkSettings, metadata=dict(
+        help="the network's settings, on the command line as their own options"))
 
     def __post_init__(self) -> None:
         for name, value in _checked(self).items():
@@ -250,10 +290,14 @@ def _betas(betas: Any) -> Tuple[float, float]:
 
 
 def _steps(steps: Any, scales: Optional[Tuple[int, ...]]) -> Union[int, Tuple[int, ...]]:
-    """One budget, or one per scale (counted by :func:`stylelab.pyramid.stage_steps`)."""
+    """One budget, or one per scale (a list of one budget is that budget)."""
     if not isinstance(steps, (list, tuple)):
         return validate.whole_number("steps", steps)
-    numbers = tuple(validate.whole_number("steps", n) for n in stage_steps(steps, len(scales) if scales else 1))
+    count = len(scales) if scales else 1
+    if len(steps) != count:
+        raise ParameterError(f"steps has {len(steps)} entries for {count} scale{'s' if count > 1 else ''}; "
+                             "give one number, or one per scale.")
+    numbers = tuple(validate.whole_number("steps", n) for n in steps)
     return numbers if scales else numbers[0]
 
 
@@ -279,5 +323,5 @@ def _preserve_color(value: Any) -> Optional[str]:
     if value is None or value is False:
         return None
     if not isinstance(value, str) or value.lower() not in PRESERVE_COLOR_CHOICES:
-        raise ParameterError(f"preserve_color must be None, 'luminance' or 'histogram', not {value!r}.")
+        validate.choice("preserve_color", value, (None, *PRESERVE_COLOR_CHOICES))  # raises: names them all
     return value.lower()

@@ -61,10 +61,10 @@ from .masks import resize_mask
 from .network import build_model, use_model
 from .objective import StyleObjective
 from .optimize import Callback, optimize
-from .prepare import Prepared, check_inputs, check_memory, is_image, prepare, style_list, style_side
+from .prepare import Prepared, check_inputs, check_memory, is_image, prepare, style_list
 from .pyramid import run_pyramid, stage_records
 from .result import StyleTransferResult
-from .settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INIT_CHOICES, TransferSettings
+from .settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, START_RULES, TransferSettings
 from .vgg import VGGFeatures
 
 __all__ = [
@@ -176,7 +176,7 @@ def stylize(
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
-        ``result.config["stages"]`` lists each scale's size, steps and evaluations;
+        ``result.facts["stages"]`` lists each scale's size, steps and evaluations;
         with several scales the history runs on across them and
         ``result.history["scale"]`` gives the longest side of each evaluation.
 
@@ -199,7 +199,7 @@ def settings_from(init: Any, options: dict) -> tuple:
     setting keywords (``preset`` among them, see :func:`stylelab.presets.settings`): an image
     given as ``init`` becomes ``init="image"`` beside the image."""
     init_image = init if is_image(init) else None
-    if init is not None and init_image is None and not (isinstance(init, str) and init in INIT_CHOICES[:3]):
+    if init is not None and init_image is None and not (isinstance(init, str) and init in START_RULES):
         raise ParameterError(
             f"init must be 'content', 'noise', 'style' or an image (a tensor, numpy array, PIL image, or the "
             f"path of an existing file); got {init!r}."
@@ -229,16 +229,16 @@ def run(
     if callback is not None and not callable(callback):
         raise ParameterError(f"callback must be a function callback(evaluation, image, losses); got {callback!r}.")
     styles = style_list(style)
-    check_inputs(content, styles, settings, masks, init_image)
+    blend = check_inputs(content, styles, settings, masks, init_image)  # before the network or an image is loaded
     model = None if model is None else use_model(model, settings.network)
     check_memory(content, styles, settings, settings.network.device if model is None else model.device)
     model = build_model(settings.network) if model is None else model
-    prepared = prepare(content, styles, settings, model.architecture, masks=masks, init_image=init_image)
-    levels = list(zip(prepared.sizes, settings.stage_steps))
+    prepared = prepare(content, styles, settings, model.architecture, blend=blend, masks=masks, init_image=init_image)
+    levels = list(zip(prepared.plan.sizes, settings.stage_steps))
     level = partial(_run_level, prepared, settings, model, progress=progress)
     result = run_pyramid(levels, prepared.start.to(model.device), level, partial(_next_start, prepared), callback)
     result.image = restore_colors(settings.preserve_color, result.image, prepared.content)
-    result.config = _record(settings, prepared, model, result.config.get("stages") or stage_records([result]))
+    result.facts = _facts(settings, prepared, model, result.facts.get("stages") or stage_records([result]))
     result.settings = settings
     return result
 
@@ -246,10 +246,10 @@ def run(
 def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeatures, shape: tuple, steps: int,
                start: torch.Tensor, callback: Optional[Callback], *, progress: bool) -> StyleTransferResult:
     """One scale: the objective for the images at ``shape``, minimised from ``start``."""
-    content, styles, masks = _level_images(prepared, settings, shape)
+    content, styles, masks = _level_images(prepared, shape)
     objective = StyleObjective(
         model, content, styles,
-        content_layers=settings.content_layers, style_layers=settings.style_layer_weights, blend=prepared.blend,
+        content_layers=prepared.plan.content_layers, style_layers=dict(prepared.plan.style_layers), blend=prepared.blend,
         content_weight=settings.content_weight, style_weight=settings.style_weight, tv_weight=settings.tv_weight,
         masks=masks, layer_weighting=settings.layer_weighting, tv_power=settings.tv_power,
         tv_reduction=settings.tv_reduction, image_units=settings.image_units,
@@ -262,12 +262,12 @@ def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeature
                     adam_betas=settings.adam_betas, adam_eps=settings.adam_eps, adam_eps_hat=settings.adam_eps_hat)
 
 
-def _level_images(prepared: Prepared, settings: TransferSettings, shape: tuple) -> tuple:
+def _level_images(prepared: Prepared, shape: tuple) -> tuple:
     """``(content, styles, masks)`` as the scale of size ``shape`` sees them."""
     content, styles = prepared.net_content, prepared.net_styles
-    if len(prepared.sizes) > 1:
+    if len(prepared.plan.sizes) > 1:
         content = resize(content, shape) if content is not None else None
-        styles = [resize(s, style_side(shape, settings.style_scale)) for s in styles]
+        styles = [resize(s, prepared.plan.style_side_at(shape)) for s in styles]
     masks = None if prepared.masks is None else [resize_mask(m, shape) for m in prepared.masks]
     return content, styles, masks
 
@@ -283,35 +283,14 @@ def _next_start(prepared: Prepared, image: torch.Tensor, shape: tuple) -> torch.
     return covered * start + (1.0 - covered) * content.to(start.device)
 
 
-def _record(settings: TransferSettings, prepared: Prepared, model: VGGFeatures, stages: List[dict]) -> dict:
-    """``result.config``: the settings as used, and the facts of the run (JSON values)."""
-    lbfgs = settings.optimizer == "lbfgs"
+def _facts(settings: TransferSettings, prepared: Prepared, model: VGGFeatures, stages: List[dict]) -> dict:
+    """``result.facts``: what the run found that its settings do not say (JSON values)."""
     return {
-        "content_layers": list(settings.content_layers),
-        "style_layers": settings.style_layer_weights,
-        "content_weight": settings.content_weight,
-        "style_weight": settings.style_weight,
-        "tv_weight": settings.tv_weight,
-        "optimizer": settings.optimizer,
-        "steps": settings.steps if isinstance(settings.steps, int) else list(settings.steps),
-        "lr": settings.learning_rate,
-        "line_search": settings.line_search if lbfgs else None,
-        "layer_weighting": settings.layer_weighting,
-        "tv_power": settings.tv_power,
-        "tv_reduction": settings.tv_reduction,
-        "image_units": settings.image_units,
-        "clamp": settings.clamp,
-        "adam": None if lbfgs else {"betas": list(settings.adam_betas), "eps": settings.adam_eps,
-                                    "eps_hat": settings.adam_eps_hat},
         "init": settings.start_rule(prepared.content is not None),
-        "seed": settings.seed,
-        "size": list(prepared.shape),
+        "size": list(prepared.plan.shape),
         "style_sizes": [list(s.shape[-2:]) for s in prepared.net_styles],
-        "style_scale": settings.style_scale,
         "style_blend": prepared.blend,
-        "preserve_color": settings.preserve_color,
         "masks": None if prepared.masks is None else len(prepared.masks),
-        "scales": None if settings.scales is None else list(settings.scales),
         "weights": model.weights_source,
         "network": model.architecture.name,
         "normalized": model.normalized,

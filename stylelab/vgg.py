@@ -19,18 +19,24 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 import torch
 from torch import nn
 
+from . import validate
 from .device import pick_device
 from .errors import ImageLoadError
 from .layers import Architecture, architecture
 from .normalization import cached_means, calibration_images, channel_means, rescale_shared, weights_digest
 from .weights import VGGWeights, load_weights
 
-__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR", "NORMALIZE_CHOICES", "normalizes"]
+__all__ = ["VGGFeatures", "IMAGENET_MEAN", "IMAGENET_STD", "CAFFE_MEAN_BGR", "NORMALIZE_CHOICES", "POOLINGS", "PRECISIONS",
+           "normalizes"]
 
 #: Per-channel RGB mean and standard deviation of ImageNet, in [0, 1] units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: The values ``precision=`` takes (float16 is for GPUs).
+PRECISIONS = tuple(_PRECISIONS)
+#: The values ``pooling=`` takes: VGG's own max pooling, or Gatys et al.'s average pooling.
+POOLINGS = ("max", "avg")
 #: Mean pixel of the Caffe VGG models, BGR order, 0-255 units.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 #: The values ``normalize=`` takes.
@@ -100,15 +106,9 @@ class VGGFeatures(nn.Module):
         normalize: bool | str = "auto",
     ) -> None:
         super().__init__()
-        if pooling not in ("max", "avg"):
-            raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
-        if precision not in _PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {', '.join(_PRECISIONS)}, not {precision!r}."
-            )
-        if not any(normalize is choice or normalize == choice and type(normalize) is type(choice)
-                   for choice in NORMALIZE_CHOICES):
-            raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
+        validate.choice("pooling", pooling, POOLINGS)  # a ParameterError is a ValueError too
+        validate.choice("precision", precision, PRECISIONS)
+        validate.choice("normalize", normalize, NORMALIZE_CHOICES)
         chosen = pick_device(device)  # before any long work: loading, normalising
         loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
         self.architecture: Architecture = architecture(loaded.architecture)

@@ -135,7 +135,7 @@ def test_precision_and_layout_change_the_key(cache, content, style):
 
 def test_version_is_part_of_the_key(cache, content, style, model, monkeypatch):
     base = cache.key(content, style, model=model, **SMALL)
-    monkeypatch.setattr(sl, "__version__", "999.0")
+    monkeypatch.setattr(sl.version, "__version__", "999.0")
     assert cache.key(content, style, model=model, **SMALL) != base
 
 
@@ -286,7 +286,7 @@ DESCRIPTION = {"format": 4, "content": "ab" * 32, "settings": {"steps": 3, "styl
 def _result(image=None, evaluations=3, status="completed"):
     image = torch.rand(1, 3, 5, 7) if image is None else image
     history = {"total": [3.0, 2.0, 1.0][:evaluations], "time": [0.1, 0.2, 0.3][:evaluations]}
-    return sl.StyleTransferResult(image=image, history=history, config={"size": list(image.shape[-2:])},
+    return sl.StyleTransferResult(image=image, history=history, facts={"size": list(image.shape[-2:])},
                                   best_step=evaluations, steps=2, evaluations=evaluations, seconds=0.3,
                                   status=status, message="Completed.")
 

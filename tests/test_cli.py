@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Tuple
 
 import pytest
 
@@ -94,3 +95,101 @@ def test_cli_paper_layer_weighting_changes_the_loss(tmp_path):
         assert proc.returncode == 0, proc.stderr
         losses[weighting] = float(proc.stderr.split("loss ")[1].split(" -> ")[0])
     assert losses["paper"] > 100 * losses["channels"]  # without 1/N_l^2 every style layer weighs thousands of times more
+
+
+# --------------------------------------------------------------------------- options made from the settings' fields
+
+
+def _settings_of(*options: str, settings_class=None):
+    from stylelab.__main__ import build_parser, setting_values, settings_from_args
+
+    argv = ["a.jpg", "b.jpg", "-o", "c.png", *options]
+    if settings_class is None:
+        return settings_from_args(build_parser().parse_args(argv))
+    return settings_class.from_options(**setting_values(build_parser(settings_class).parse_args(argv), settings_class))
+
+
+def test_help_lists_every_setting_field(capsys):
+    import dataclasses
+
+    from stylelab.network import NetworkSettings
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    names = [f.name for f in dataclasses.fields(sl.settings.TransferSettings) if f.name != "network"]
+    names += [f.name for f in dataclasses.fields(NetworkSettings)]
+    assert len(names) == 30
+    missing = [name for name in names if f"--{name.replace('_', '-')}" not in text]
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        # Every option of the README, the module docstring and the tests, as it parsed before.
+        (["--size", "512", "--steps", "300"], dict(size=512, steps=300)),
+        (["--size", "768", "--steps", "500", "--tv-weight", "1e-3"], dict(size=768, steps=500, tv_weight=1e-3)),
+        (["--preserve-color", "luminance"], dict(preserve_color="luminance")),
+        (["--style", "x.jpg", "y.jpg", "--blend", "0.7", "0.3"], dict(style_blend=(0.7, 0.3))),
+        (["--scales", "256", "512", "1024", "--steps", "300", "100", "50"],
+         dict(scales=(256, 512, 1024), steps=(300, 100, 50))),
+        (["--optimizer", "adam", "--lr", "50", "--seed", "1"], dict(optimizer="adam", lr=50.0, seed=1)),
+        (["--content-weight", "2", "--style-weight", "10", "--init", "noise"],
+         dict(content_weight=2.0, style_weight=10.0, init="noise")),
+        (["--precision", "bfloat16", "--channels-last", "--pooling", "avg", "--device", "cpu"],
+         dict(precision="bfloat16", channels_last=True, pooling="avg", device="cpu")),
+        (["--weights", "caffe-vgg16", "--normalize", "no", "--layer-weighting", "paper"],
+         dict(weights="caffe-vgg16", normalize=False, layer_weighting="paper")),
+        (["--normalize", "yes"], dict(normalize=True)),
+        (["--normalize", "auto"], dict(normalize="auto")),
+        (["--preset", "neural-style"], dict(preset="neural-style")),
+        # Settings that had no option before.
+        (["--content-layers", "relu3_2", "--style-layers", "relu1_1", "relu3_1:0.5"],
+         dict(content_layers=("relu3_2",), style_layers={"relu1_1": 1.0, "relu3_1": 0.5})),
+        (["--no-line-search", "--style-scale", "0.5", "--size", "30", "45"],
+         dict(line_search=False, style_scale=0.5, size=(30, 45))),
+        (["--tv-power", "1", "--tv-reduction", "sum", "--image-units", "network", "--no-clamp"],
+         dict(tv_power=1, tv_reduction="sum", image_units="network", clamp=False)),
+        (["--optimizer", "adam", "--adam-betas", "0.5", "0.9", "--adam-eps", "1e-7", "--adam-eps-hat"],
+         dict(optimizer="adam", adam_betas=(0.5, 0.9), adam_eps=1e-7, adam_eps_hat=True)),
+    ],
+)
+def test_every_option_parses_to_its_setting(options, expected):
+    expected = dict(expected)
+    assert _settings_of(*options) == sl.presets.settings(expected.pop("preset", None), **expected)
+
+
+def test_left_out_options_give_the_api_defaults_size_included():
+    assert _settings_of() == sl.settings.TransferSettings()
+    assert _settings_of().size is None  # one default size for the API and the command line
+
+
+def test_a_new_settings_field_appears_on_the_command_line_and_parses(capsys):
+    import dataclasses
+
+    from stylelab.__main__ import build_parser
+
+    Extended = dataclasses.make_dataclass(
+        "Extended",
+        [("halo_radius", float, dataclasses.field(default=0.25, metadata={"help": "blur the halo by this much"})),
+         ("halo_layers", Tuple[str, ...], dataclasses.field(default=("relu1_1",), metadata={"help": "where the halo is"}))],
+        bases=(sl.settings.TransferSettings,), frozen=True,
+    )
+    with pytest.raises(SystemExit):
+        build_parser(Extended).parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "--halo-radius X" in text and "blur the halo by this much (default 0.25)" in text
+    chosen = _settings_of("--halo-radius", "1.5", "--halo-layers", "relu2_1", "relu3_1", "--steps", "4",
+                          settings_class=Extended)
+    assert isinstance(chosen, Extended) and chosen.halo_radius == 1.5 and chosen.steps == 4
+    assert chosen.halo_layers == ("relu2_1", "relu3_1")
+    assert _settings_of(settings_class=Extended).halo_radius == 0.25  # left out: the field's default
+
+
+def test_a_malformed_style_layer_weight_is_one_sentence(tmp_path, capsys):
+    code = main([str(sl.data.example_path("chelsea")), str(sl.data.example_path("swirls")), "-o",
+                 str(tmp_path / "o.png"), "--style-layers", "relu1_1:heavy", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == ("error: --style-layers takes NAME or NAME:WEIGHT such as relu3_1:0.5; "
+                                     "got 'relu1_1:heavy'.")

@@ -60,12 +60,12 @@ def test_every_control_from_the_command_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--style", SWIRLS, MOSAIC, "--blend", "1"], "1 --blend weight(s) for 2 style image(s)"),
+        (["--style", SWIRLS, MOSAIC, "--blend", "1"], "style_blend has 1 weights for 2 style images"),
         (["--style", SWIRLS, MOSAIC, "--blend", "1", "-1"], "every style_blend weight must be a finite number >= 0"),
         ([SWIRLS, "--scales", "48", "24"], "scales must increase from coarse to fine"),
         ([SWIRLS, "--scales", "24", "48", "--size", "32"], "The last scale (48) must be the output size"),
-        ([SWIRLS, "--steps", "2", "3"], "--steps takes one number, or one per --scales entry"),
-        (["--style", SWIRLS, MOSAIC, "--mask", "{mask}"], "1 --mask image(s) for 2 style image(s)"),
+        ([SWIRLS, "--steps", "2", "3"], "steps has 2 entries for 1 scale; give one number, or one per scale"),
+        (["--style", SWIRLS, MOSAIC, "--mask", "{mask}"], "1 mask(s) for 2 style image(s)"),
         ([SWIRLS, "--mask", "{small}"], "mask 1 is 10x10 pixels but the content image is 21x32"),
         ([SWIRLS, "--mask", "/no/mask.png"], "Could not read mask 1"),
     ],

@@ -162,7 +162,7 @@ def test_a_run_that_never_improved_is_not_a_success(photo, tmp_path, capsys):
 def test_a_diverged_run_is_not_a_success(photo, tmp_path, capsys, monkeypatch):
     def diverged(*args, **kwargs):
         return transfer.StyleTransferResult(image=torch.zeros(1, 3, 21, 32), history={"total": [float("nan")]},
-                                            config={}, status="diverged", message="The style loss became NaN.")
+                                            status="diverged", message="The style loss became NaN.")
 
     monkeypatch.setattr(transfer, "run", diverged)
     code, err = _main([photo, STYLE, "-o", tmp_path / "out.png", "--size", "32", "--steps", "2"], capsys)

@@ -49,7 +49,7 @@ def test_lbfgs_starts_alike_and_both_converge(content, style, model, fast_model)
 
 
 def test_precision_options_are_checked():
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(ValueError, match="precision must be .float32., .bfloat16. or .float16."):
         sl.VGGFeatures(weights="random", precision="int8")
     with pytest.raises(ValueError, match="for GPUs"):
         sl.VGGFeatures(weights="random", precision="float16", device="cpu")

@@ -455,10 +455,10 @@ def test_the_command_line_takes_a_preset_and_given_options_win():
     def made(*options):
         return settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg", "-o", "c.png", *options]))
 
-    assert made() == presets.settings(None, size=512)  # without --preset: the defaults, 512 px
+    assert made() == presets.settings(None)  # without --preset: the defaults (the API's, size=None too)
     assert made("--preset", "d2l") == presets.settings("d2l")  # the preset's own size, (300, 450)
     chosen = made("--preset", "gatys", "--steps", "40", "--style-weight", "10", "--normalize", "auto")
-    assert chosen == presets.settings("gatys", steps=40, style_weight=10.0, normalize="auto", size=512)
+    assert chosen == presets.settings("gatys", steps=40, style_weight=10.0, normalize="auto")
 
 
 def test_the_command_line_names_the_presets_for_an_unknown_one(tmp_path, capsys):

@@ -287,7 +287,7 @@ json_values = st.recursive(
 def _valid_result(evaluations: int = 3):
     image = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(0))
     return sl.StyleTransferResult(image=image, history={"total": [3.0, 2.0, 1.0][:evaluations]},
-                                  config={"size": [5, 7]}, best_step=evaluations, steps=2,
+                                  facts={"size": [5, 7]}, best_step=evaluations, steps=2,
                                   evaluations=evaluations, seconds=0.5, status="completed", message="Completed.")
 
 

@@ -19,7 +19,7 @@ def _fake_level(log, statuses=None):
             if callback is not None:
                 callback(step, image, {"total": 1.0 / step})
         history = {"total": [1.0 / s for s in range(1, steps + 1)], "time": [0.5 * s for s in range(1, steps + 1)]}
-        return StyleTransferResult(image=image, history=history, config={}, best_step=steps, steps=steps,
+        return StyleTransferResult(image=image, history=history, best_step=steps, steps=steps,
                                    evaluations=steps, seconds=0.5 * steps, status=next(statuses, "completed"),
                                    message="done.")
 

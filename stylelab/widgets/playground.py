@@ -18,7 +18,7 @@ import torch
 from .. import plotting, presets
 from ..data import names as example_names
 from ..result import StyleTransferResult
-from ..settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from ..settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, OPTIMIZERS, START_RULES
 from ..vgg import VGGFeatures
 from .base import Explorer, Forward, bind, picture
 from .models import Images, PlaygroundRun
@@ -117,10 +117,10 @@ class StylePlayground(Explorer):
         for name in state.ticked:
             self._add_layer_controls(name)
         self.layer_rows = W.VBox([self._layer_row(n) for n in state.ticked])
-        self.optimizer = W.ToggleButtons(options=["adam", "lbfgs"], value=state.optimizer, description="optimizer")
+        self.optimizer = W.ToggleButtons(options=sorted(OPTIMIZERS), value=state.optimizer, description="optimizer")
         self.steps = W.BoundedIntText(value=state.steps, min=1, max=10_000, description="steps")
         self.tv_weight = W.BoundedFloatText(value=state.tv_weight, min=0.0, max=1e3, step=1e-3, description="TV weight")
-        self.init = W.Dropdown(options=["content", "noise", "style"], value=state.init, description="start from")
+        self.init = W.Dropdown(options=list(START_RULES), value=state.init, description="start from")
         for control, attribute, convert in ((self.ratio, "ratio", float), (self.content_layer, "content_layer", str),
                                             (self.optimizer, "optimizer", str), (self.steps, "steps", int),
                                             (self.tv_weight, "tv_weight", float), (self.init, "init", str)):
