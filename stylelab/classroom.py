@@ -46,8 +46,9 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 from . import validate
 from .exercises import EXERCISES, solutions_dir
 from .files import write_atomic
+from .hub import DEFAULT_HUB_CONFIG, DEFAULT_JUPYTER_ETC, check_course_id, setup_hub
 
-__all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "build_course", "check_course_id",
+__all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "build_course",
            "check_points", "main"]
 
 #: Seconds one cell may run when nbgrader validates or autogrades; a cell that runs longer
@@ -60,7 +61,6 @@ SCHEMA_VERSION = 3
 #: The most points one exercise may be worth, and the longest time limit of a cell (a day).
 MAX_POINTS = 1000.0
 MAX_TIMEOUT = 24 * 3600
-_COURSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SETUP = ("import math", "import numpy as np", "import torch", "import torch.nn.functional as F",
           "import stylelab as sl")
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -385,21 +385,6 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
     return written
 
 
-def check_course_id(course_id: object) -> str:
-    """``course_id`` if nbgrader can use it as the name of a folder in its exchange, else one sentence.
-
-    It must start with a letter or a digit and hold only letters, digits, ``_``, ``.`` and
-    ``-`` (at most 64): ``.``, ``..``, ``../x`` or ``-rf`` would make nbgrader release
-    outside the exchange folder or read as an option.
-    """
-    if not isinstance(course_id, str) or not _COURSE_ID.fullmatch(course_id):
-        raise ValueError(
-            f"The course id {course_id!r} must start with a letter or a digit and hold only letters, digits, "
-            "'_', '.' and '-' (at most 64), e.g. 'nst-2026'."
-        )
-    return course_id
-
-
 def check_points(points: object) -> float:
     """The points of one exercise: a finite number above 0, at most :data:`MAX_POINTS` (a whole
     number comes back as an ``int``, so the notebook's metadata reads ``"points": 2``)."""
@@ -427,7 +412,6 @@ def _differs(path: Path, text: str) -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .hub import DEFAULT_HUB_CONFIG, DEFAULT_JUPYTER_ETC
 
     parser = argparse.ArgumentParser(prog="python -m stylelab.classroom", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -479,7 +463,6 @@ def _build_course(args: argparse.Namespace) -> None:
 
 
 def _hub_setup(args: argparse.Namespace) -> None:
-    from .hub import setup_hub
 
     for path in setup_hub(args.course_id, args.instructors, exchange=args.exchange, jupyter_etc=args.jupyter_etc,
                           hub_config=args.hub_config, force=args.force):

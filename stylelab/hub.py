@@ -42,7 +42,6 @@ import textwrap
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .classroom import check_course_id
 from .files import write_atomic
 
 __all__ = [
@@ -50,6 +49,7 @@ __all__ = [
     "INSTRUCTOR_SERVER_EXTENSIONS",
     "DEFAULT_JUPYTER_ETC",
     "DEFAULT_HUB_CONFIG",
+    "check_course_id",
     "nbgrader_config_text",
     "student_config_files",
     "hub_config_text",
@@ -68,6 +68,22 @@ DEFAULT_HUB_CONFIG = "/opt/tljh/config/jupyterhub_config.d/stylelab.py"
 #: The students' Jupyter configuration folder, inside the system-wide one.
 STUDENT_FOLDER = "student"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+_COURSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_course_id(course_id: object) -> str:
+    """``course_id`` if nbgrader can use it as the name of a folder in its exchange, else one sentence.
+
+    It must start with a letter or a digit and hold only letters, digits, ``_``, ``.`` and
+    ``-`` (at most 64): ``.``, ``..``, ``../x`` or ``-rf`` would make nbgrader release
+    outside the exchange folder or read as an option.
+    """
+    if not isinstance(course_id, str) or not _COURSE_ID.fullmatch(course_id):
+        raise ValueError(
+            f"The course id {course_id!r} must start with a letter or a digit and hold only letters, digits, "
+            "'_', '.' and '-' (at most 64), e.g. 'nst-2026'."
+        )
+    return course_id
 
 
 def nbgrader_config_text(course_id: str, exchange: str) -> str:
