@@ -264,23 +264,26 @@ def _plain(value: Any) -> str:
 
 
 
-def on_network(name: str, model: VGGFeatures) -> Dict[str, Any]:
-    """The keywords that run preset ``name`` with ``model``'s weights.
+def on_network(name: str, model: VGGFeatures, **explicit: Any) -> Dict[str, Any]:
+    """The keywords that run preset ``name`` (with ``explicit`` settings on top) with ``model``'s weights.
 
     ``model=``: ``model`` itself, or a copy of its weights with the normalisation the preset
-    asks for (Gatys' code runs on the normalised network, the tutorials on the plain one;
-    built once per model and normalisation, then reused). And, for a layer the preset names
-    that the network lacks (VGG-16 has no ``relu4_4``), the last layer of the same kind in
-    the same block (``relu4_3``), which is d2l.ai's own rule for choosing its layers. Pass
-    them on to :func:`~stylelab.stylize` or :func:`effective_balance`::
+    (or ``explicit``) asks for: Gatys' code runs on the normalised network, the tutorials on
+    the plain one (built once per model and normalisation, then reused). And, for a layer
+    the settings name that the network lacks (VGG-16 has no ``relu4_4``), the last layer of
+    the same kind in the same block (``relu4_3``), which is d2l.ai's own rule for choosing
+    its layers. Pass them on, after ``explicit``, to :func:`~stylelab.stylize` or
+    :func:`effective_balance`::
 
         sl.stylize(photo, painting, preset="gatys", **sl.presets.on_network("gatys", model))
-        sl.presets.effective_balance("d2l", content=photo, style=painting, **sl.presets.on_network("d2l", model))
+        changes = dict(style_weight=1e3, normalize=True)
+        sl.presets.effective_balance("d2l", content=photo, style=painting,
+                                     **{**changes, **sl.presets.on_network("d2l", model, **changes)})
 
     A copy that is not normalised is loaded from ``model.weights_source`` (the rescaled
     filters of a normalised model cannot give the original ones back).
     """
-    checked = settings(name)
+    checked = settings(name, **explicit)
     wanted = checked.network.normalize
     network = model
     if wanted is not None and normalizes(wanted, model.preprocessing) != model.normalized:

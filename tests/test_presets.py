@@ -439,6 +439,7 @@ def test_on_network_gives_gatys_the_same_weights_normalised_and_back(model, phot
     twin = keywords["model"]
     assert set(keywords) == {"model"} and twin.normalized and not model.normalized
     assert presets.on_network("gatys", model)["model"] is twin  # built once per model
+    assert presets.on_network("pytorch-tutorial", model, normalize=True)["model"] is twin  # explicit settings count
     # normalising rescales each ReLU output channel by a positive factor: the same function, other units
     ours, theirs = model(photo, ["relu3_1"])["relu3_1"], twin(photo, ["relu3_1"])["relu3_1"]
     ratio = ours.flatten(2).sum(2) / theirs.flatten(2).sum(2).clamp_min(1e-30)
