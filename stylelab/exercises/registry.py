@@ -21,6 +21,7 @@ from .lesson03 import check_gram_matrix, check_style_loss
 from .lesson04 import check_style_layers
 from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
 from .lesson06 import check_guided_gram, check_luminance
+from .lesson07 import check_matching_style_weight, check_stronger_preset
 
 __all__ = ["Exercise", "EXERCISES", "check", "fill_unfinished", "solution", "solutions_dir"]
 
@@ -59,6 +60,10 @@ EXERCISES: Dict[str, Exercise] = {
                  check_luminance, "luminance.py"),
         Exercise("guided_gram", "06", "Gram matrix of a masked region, (F*T)(F*T)^T / sum(T^2)",
                  check_guided_gram, "guided_gram.py"),
+        Exercise("stronger_preset", "07", "predict which paints more strongly: a tutorial's weights in another Gram "
+                 "convention", check_stronger_preset, "stronger_preset.py"),
+        Exercise("matching_style_weight", "07", "the style weight that gives one preset another's effective balance",
+                 check_matching_style_weight, "matching_style_weight.py"),
     )
 }
 
