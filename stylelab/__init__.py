@@ -25,6 +25,8 @@ from . import analysis, cache, color, data, masks, normalization, patterns, pres
 from .device import pick_device
 from .errors import (
     DownloadError,
+    FileReadError,
+    FileWriteError,
     ImageLoadError,
     ImageNotFoundError,
     ImageTooSmallError,
@@ -103,4 +105,6 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "OutputPathError",
+    "FileWriteError",
+    "FileReadError",
 ]

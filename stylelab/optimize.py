@@ -11,8 +11,9 @@ image in other *units* than its [0, 1] pixels (``units``: Gatys et al.'s code, n
 and d2l.ai optimise the network's preprocessed input), and the pixels may be left
 unprojected (``clamp=False``: they only clip the picture they save).
 
-Nothing is lost: Ctrl-C, a callback that returns ``True`` or raises, and a NaN loss all
-end the run with the best image found so far.
+Nothing is lost: Ctrl-C, a callback that returns ``True``, raises or returns something
+without a truth value (an array), and a NaN loss all end the run with the best image found
+so far; an error of the callback is said once, in a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ class Evaluator:
             wish = self.callback(self.evaluations, self.pixels().detach().clamp(0.0, 1.0), record)
         except Exception as exc:  # noqa: BLE001 - the user's code must not lose the run's work
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise Stopped(f"{type(exc).__name__}: {text}" if text else type(exc).__name__) from exc
-        if wish:
+            raise Stopped(f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}") from exc
+        try:
+            stop = bool(wish)  # an array or a tensor of several values has no truth value
+        except Exception as exc:  # noqa: BLE001 - nor does anything whose __bool__ raises
+            raise Stopped(f"returned a {type(wish).__name__}, which is neither True (stop) nor None (go on)") from exc
+        if stop:
             raise Stopped
 
 
@@ -245,7 +250,7 @@ def _adam_steps(run: Evaluator, opt: torch.optim.Optimizer, steps: int, eps_hat:
 def _stop_message(exc: Stopped, run: Evaluator) -> str:
     if not exc.args:
         return f"Stopped by the callback after evaluation {run.evaluations} of {run.steps}; the best image so far is kept."
-    message = (f"The callback raised {exc.args[0]} at evaluation {run.evaluations} of {run.steps}, so the run was "
+    message = (f"The callback {exc.args[0]} at evaluation {run.evaluations} of {run.steps}, so the run was "
                "stopped; the best image so far is kept. Fix the callback and run again.")
     warnings.warn(message, RuntimeWarning, stacklevel=4)
     return message

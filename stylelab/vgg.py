@@ -109,6 +109,7 @@ class VGGFeatures(nn.Module):
         if not any(normalize is choice or normalize == choice and type(normalize) is type(choice)
                    for choice in NORMALIZE_CHOICES):
             raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
+        chosen = pick_device(device)  # before any long work: loading, normalising
         loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
         self.architecture: Architecture = architecture(loaded.architecture)
         self.weights_source: str = loaded.source
@@ -135,7 +136,6 @@ class VGGFeatures(nn.Module):
             for name, module in self.layers.named_children():
                 if isinstance(module, nn.MaxPool2d):
                     setattr(self.layers, name, nn.AvgPool2d(2, 2))
-        chosen = pick_device(device)
         if precision == "float16" and chosen.type == "cpu":
             raise ValueError("precision='float16' is for GPUs; on the CPU use precision='bfloat16'.")
         self.precision = precision
@@ -163,7 +163,8 @@ class VGGFeatures(nn.Module):
         def measure() -> Dict[str, torch.Tensor]:
             return channel_means(self.iter_features, relus, calibration_images())
 
-        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure)
+        channels = {name: self.architecture.spec(name).out_channels for name in relus}
+        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure, channels)
         rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
         self.normalized = True
 

@@ -12,7 +12,7 @@ import pytest
 from stylelab import exercises, presets
 from stylelab.exercises import lesson07
 
-from .helpers import load_solution, verdict
+from .helpers import SOLUTIONS, load_solution, verdict
 
 #: r of each preset at its own style weight, made up; the "copied" Gram convention is 1e4 times stronger.
 FACTORS = {"pytorch-tutorial": 31.0, "tensorflow-tutorial": 6e-7, "d2l": 2.3, "neural-style": 3e-3, "gatys": 19.0,
@@ -59,44 +59,49 @@ def test_a_prediction_follows_the_network_it_is_told_about():
     assert not exercises.check_stronger_preset("copied", balance=reversed_balance, quiet=True).passed
 
 
-def test_the_reference_conversion_passes_and_is_verified_by_measuring():
+def test_the_reference_conversion_passes_and_reports_the_measured_weight():
     answer = load_solution("matching_style_weight.py")["matching_style_weight"]
     result = check_matching(answer)
     assert result.passed, result.message
     expected = 1e6 * FACTORS["gatys"] / FACTORS["pytorch-tutorial"]
-    assert f"style weight {expected:.3g}" in result.message
-
-
-def weight(name):
-    return presets.settings(name).style_weight
+    assert f"style weight {expected:.3g} instead of 1e+06 has r = {FACTORS['gatys']:.3g}" in result.message
 
 
 @pytest.mark.parametrize("answer, mistake", [
-    (lambda s, t, b: weight(s) * b(s) / b(t), "inverted_ratio"),
-    (lambda s, t, b: b(t) / b(s), "forgot_the_weight"),
-    (lambda s, t, b: weight(t), "copied_the_number"),
-    (lambda s, t, b: weight(s) * b(t), "not_divided"),
-    (lambda s, t, b: weight(t) * b(s) / b(t), "other_way_round"),
-    (lambda s, t, b: b(t), "returned_the_balance"),
-    (lambda s, t, b: "1e5", "wrong_value"),
-    (lambda s, t, b: "a lot", "not_a_number"),
-    (lambda s, t, b: None, "returned_nothing"),
-    (lambda s, t, b: 2 * weight(s) * b(t) / b(s), "wrong_value"),
+    (lambda w, rs, rt: w * rs / rt, "inverted_ratio"),
+    (lambda w, rs, rt: rt / rs, "forgot_the_weight"),
+    (lambda w, rs, rt: w * rt, "not_divided"),
+    (lambda w, rs, rt: rt, "not_divided+forgot_the_weight"),
+    (lambda w, rs, rt: rs / rt, "inverted_ratio+forgot_the_weight"),
+    (lambda w, rs, rt: 2 * w * rt / rs, "wrong_value"),
+    (lambda w, rs, rt: float("nan"), "wrong_value"),
+    (lambda w, rs, rt: "1e5", "not_a_number"),
+    (lambda w, rs, rt: [w, rt], "not_a_number"),
+    (lambda w, rs, rt: True, "not_a_number"),
+    (lambda w, rs, rt: None, "returned_nothing"),
 ])
 def test_conversion_mistakes(answer, mistake):
     verdict(lambda a, quiet: check_matching(a), answer, mistake)
 
 
+def test_a_tensor_or_numpy_number_is_a_number():
+    import numpy as np
+    import torch
+
+    assert check_matching(lambda w, rs, rt: torch.tensor(w * rt / rs)).passed
+    assert check_matching(lambda w, rs, rt: np.float32(w) * np.float32(rt / rs)).passed
+
+
 def test_a_conversion_right_only_for_the_lessons_pair_is_caught():
-    def only_first_pair(source, target, balance):
-        return weight(source) * balance(target) / balance(source) if source == "pytorch-tutorial" else weight(source)
+    def only_first_pair(style_weight, r_source, r_target):
+        return style_weight * r_target / r_source if style_weight == 1e6 else style_weight
 
     result = verdict(lambda a, quiet: check_matching(a), only_first_pair, "wrong_value", "neural-style")
     assert "tensorflow-tutorial" in result.message
 
 
 def test_the_stubs_are_not_attempted():
-    def matching_style_weight(source, target, balance):
+    def matching_style_weight(style_weight, r_source, r_target):
         raise NotImplementedError  # replace this line with your code
 
     assert check_matching(matching_style_weight).status == "not attempted"
@@ -118,5 +123,28 @@ def test_on_the_default_network_the_copy_is_stronger_by_at_least_the_smallest_n_
     tutorial, copied = measure("pytorch-tutorial"), measure("pytorch-tutorial", **lesson07.COPIED)
     assert copied / tutorial >= 64 ** 2  # every style layer of the tutorial has 64 to 256 channels
     answer = load_solution("matching_style_weight.py")["matching_style_weight"]
-    assert exercises.check("matching_style_weight", answer, quiet=True).passed
-    assert not exercises.check("matching_style_weight", lambda s, t, b: weight(t), quiet=True).passed
+    result = exercises.check("matching_style_weight", answer, quiet=True)
+    assert result.passed, result.message
+    # the converted weight, measured, gives the target's balance: r is proportional to the style weight
+    source, target = lesson07.PAIRS[0]
+    wanted = answer(presets.settings(source).style_weight, measure(source), measure(target))
+    assert measure(source, style_weight=wanted) == pytest.approx(measure(target), rel=1e-5)
+    assert not exercises.check("matching_style_weight", lambda w, rs, rt: w, quiet=True).passed
+
+
+@pytest.mark.slow  # a grading process imports torch and builds the random VGG-19
+def test_the_reference_answers_pass_in_the_grading_process_and_stylelab_is_refused():
+    from stylelab.exercises.grader import Cell, grade
+
+    setup = Cell("import math\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n"
+                 "import stylelab as sl", "setup", "setup")
+    solution = (SOLUTIONS / "matching_style_weight.py").read_text()
+    verdicts = grade([setup, Cell('stronger_preset = "copied"', "answer", "answer_stronger_preset"),
+                      Cell(solution, "answer", "answer_matching_style_weight")],
+                     ["stronger_preset", "matching_style_weight"])
+    assert verdicts["stronger_preset"].result.passed, verdicts["stronger_preset"].result.message
+    assert verdicts["matching_style_weight"].result.passed, verdicts["matching_style_weight"].result.message
+    cheat = Cell("def matching_style_weight(style_weight, r_source, r_target):\n"
+                 "    return sl.presets.settings('gatys').style_weight", "answer", "answer_matching_style_weight")
+    refused = grade([setup, cheat], ["matching_style_weight"])["matching_style_weight"]
+    assert not refused.result.passed and refused.result.mistake == "not_allowed", refused.result.message
