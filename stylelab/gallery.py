@@ -133,6 +133,24 @@ def _control(model: VGGFeatures, size: int, steps: int):
     )
 
 
+def _presets(model: VGGFeatures, size: int, steps: int):
+    from . import presets
+    from .plotting import show_images
+    from .transfer import stylize
+
+    photo, style = example("chelsea", size=size), example("swirls", size=size)
+    images, labels = [], []
+    for name in presets.names():
+        keywords = presets.on_network(name, model)  # Gatys' normalised copy; VGG-16's layer for d2l's relu4_4
+        images.append(stylize(photo, style, preset=name, size=None, steps=steps, progress=False, **keywords).image)
+        ratio = presets.effective_balance(name, content=photo, style=style, **keywords)
+        labels.append(f"{name}\neffective balance r = {ratio:.2g}")
+    return show_images(
+        images, labels, ncols=3, size=3.0,
+        title=f"One photo and painting under six implementations' conventions, {steps} evaluations each ({model.weights_label})",
+    )
+
+
 def _hero(model: VGGFeatures, size: int, steps: int):
     from .plotting import show_images
 
@@ -154,6 +172,7 @@ PICTURES: Dict[str, Picture] = {
         Picture("04_ratios", "The content/style weight sweep (lesson 04, cf. Fig. 3).", 128, 100, _ratios),
         Picture("05_transfer", "A full transfer (lesson 05).", 320, 300, _transfer),
         Picture("06_control", "Colour preservation (lesson 06).", 160, 150, _control),
+        Picture("07_presets", "The six presets' conventions on one photo and painting (lesson 07).", 192, 150, _presets),
     )
 }
 

@@ -41,6 +41,8 @@ in units of lesson 04's balance point.
 from __future__ import annotations
 
 import math
+import re
+import weakref
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -48,12 +50,14 @@ import torch
 from . import validate
 from .conventions import GENERAL_DIFFERENCES, IMPLEMENTATIONS, TOPICS, Fact, Preset
 from .images import load_image, resize
+from .layers import Architecture
 from .network import use_model
 from .objective import StyleObjective
 from .prepare import style_side
 from .settings import TransferSettings
 from .tables import Table
-from .vgg import VGGFeatures
+from .vgg import VGGFeatures, normalizes
+from .weights import VGGWeights
 
 __all__ = [
     "PRESETS",
@@ -63,6 +67,7 @@ __all__ = [
     "settings",
     "table",
     "explain",
+    "on_network",
     "network_note",
     "effective_balance",
 ]
@@ -257,6 +262,70 @@ def _plain(value: Any) -> str:
         return "(" + ", ".join(_plain(v) for v in value) + ")"
     return _number(value) if isinstance(value, float) else str(value)
 
+
+
+def on_network(name: str, model: VGGFeatures, **explicit: Any) -> Dict[str, Any]:
+    """The keywords that run preset ``name`` (with ``explicit`` settings on top) with ``model``'s weights.
+
+    ``model=``: ``model`` itself, or a copy of its weights with the normalisation the preset
+    (or ``explicit``) asks for: Gatys' code runs on the normalised network, the tutorials on
+    the plain one (built once per model and normalisation, then reused). And, for a layer
+    the settings name that the network lacks (VGG-16 has no ``relu4_4``), the last layer of
+    the same kind in the same block (``relu4_3``), which is d2l.ai's own rule for choosing
+    its layers. Pass them on, after ``explicit``, to :func:`~stylelab.stylize` or
+    :func:`effective_balance`::
+
+        sl.stylize(photo, painting, preset="gatys", **sl.presets.on_network("gatys", model))
+        changes = dict(style_weight=1e3, normalize=True)
+        sl.presets.effective_balance("d2l", content=photo, style=painting,
+                                     **{**changes, **sl.presets.on_network("d2l", model, **changes)})
+
+    A copy that is not normalised is loaded from ``model.weights_source`` (the rescaled
+    filters of a normalised model cannot give the original ones back).
+    """
+    checked = settings(name, **explicit)
+    wanted = checked.network.normalize
+    network = model
+    if wanted is not None and normalizes(wanted, model.preprocessing) != model.normalized:
+        network = _twin(model, normalizes(wanted, model.preprocessing))
+    keywords: Dict[str, Any] = {"model": network}
+    arch = network.architecture
+    content = tuple(_counterpart(n, arch) for n in checked.content_layers)
+    if content != checked.content_layers:
+        keywords["content_layers"] = content
+    style = {_counterpart(n, arch): w for n, w in checked.style_layers}
+    if list(style) != [n for n, _ in checked.style_layers]:
+        keywords["style_layers"] = style
+    return keywords
+
+
+_TWINS: "weakref.WeakKeyDictionary[VGGFeatures, Dict[bool, VGGFeatures]]" = weakref.WeakKeyDictionary()
+
+
+def _twin(model: VGGFeatures, normalized: bool) -> VGGFeatures:
+    """``model``'s weights, normalised or not; one copy per model and state."""
+    twins = _TWINS.setdefault(model, {})
+    if normalized not in twins:
+        if normalized:  # the filters as they are, rescaled by their measured means
+            state = {f"{n}.{p}": getattr(m, p).detach().float().cpu() for n, m in model.convolutions()
+                     for p in ("weight", "bias")}
+            source: Any = VGGWeights(state=state, source=model.weights_source, preprocessing=model.preprocessing,
+                                     note=model.weights_note, architecture=model.architecture.name)
+        else:
+            source = model.weights_source
+        twins[normalized] = VGGFeatures(source, pooling=model.pooling, device=model.device,
+                                        precision=model.precision, normalize=normalized)
+    return twins[normalized]
+
+
+def _counterpart(layer: str, arch: Architecture) -> str:
+    """``layer``, or the last layer of its kind in its block when ``arch`` lacks it (``relu4_4`` -> ``relu4_3``);
+    a name that fits no block is returned as it is, for the settings' check to name."""
+    parts = re.fullmatch(r"(conv|relu)(\d)_\d", layer)
+    if layer in arch.layer_names or parts is None:
+        return layer
+    same = [n for n in arch.layer_names if n.startswith(f"{parts.group(1)}{parts.group(2)}_")]
+    return same[-1] if same else layer
 
 
 def network_note(name: str, model: VGGFeatures) -> str:

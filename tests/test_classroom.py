@@ -46,7 +46,7 @@ def test_build_course_writes_the_config_and_one_assignment_per_lesson(tmp_path):
     assert "c.Exchange.root = '/srv/nbgrader/exchange'" in config
     names = [path.parent.name for path in written[1:]]
     assert names == ["01_cnn_features", "02_content_loss", "03_gram_matrices", "04_layer_ablations",
-                     "05_full_optimization", "06_perceptual_control"]
+                     "05_full_optimization", "06_perceptual_control", "07_why_results_differ"]
     checked = []
     for path in written[1:]:
         assert path == tmp_path / "source" / path.parent.name / f"{path.parent.name}.ipynb"
@@ -145,8 +145,8 @@ def test_build_course_adds_lessons_but_never_writes_over_without_force(tmp_path)
 
 
 def test_build_course_rejects_bad_arguments_before_writing(tmp_path):
-    with pytest.raises(ValueError, match="no lesson '07'"):
-        classroom.build_course(tmp_path, ["07"])
+    with pytest.raises(ValueError, match="no lesson '99'"):
+        classroom.build_course(tmp_path, ["99"])
     with pytest.raises(ValueError, match="course id"):
         classroom.build_course(tmp_path, course_id="my course")
     with pytest.raises(ValueError, match="points must be greater than 0"):
@@ -170,7 +170,7 @@ def test_command_line_builds_the_chosen_lessons(tmp_path, capsys):
     assert classroom.main(["build-course", str(course), "--points", "2"]) == 2  # would change 02, 03 and 06
     assert "error: The assignment" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        classroom.main(["build-course", str(course), "--lessons", "07"])
+        classroom.main(["build-course", str(course), "--lessons", "99"])
 
 
 # --------------------------------------------------------------------------- grading with nbgrader (slow)

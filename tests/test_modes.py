@@ -73,11 +73,12 @@ def test_notebook_helpers_in_each_mode(monkeypatch):
 
 
 def test_every_lesson_has_a_time_in_every_mode():
-    assert sorted(modes.REFERENCE) == ["01", "02", "03", "04", "05", "06"]
+    assert sorted(modes.REFERENCE) == ["01", "02", "03", "04", "05", "06", "07"]
     for lesson, times in modes.REFERENCE.items():
         assert set(times) == set(modes.MODES), lesson
         assert times["fast"].seconds < times["laptop"].seconds < times["full"].seconds, lesson
-        assert times["fast"].measured, lesson
+    # lesson 07's times are estimates until it is timed on a quiet reference machine; every other fast time is measured
+    assert [lesson for lesson, times in modes.REFERENCE.items() if not times["fast"].measured] == ["07"]
 
 
 def test_laptop_mode_fits_the_course_in_30_minutes_here():
@@ -158,8 +159,10 @@ def test_the_documented_timing_tables_match_the_reference():
     for document in ("README.md", "INSTRUCTORS.md"):
         rows = {}
         for line in (notebooks / document).read_text(encoding="utf-8").splitlines():
-            match = re.match(r"\| (0[1-6]) [^|]+\| ([\d.]+) s \| ([\d.]+) s \|", line)
+            match = re.match(r"\| (0[1-9]) [^|]+\| ([\d.]+) s \| ([\d.]+) s \|", line)
             if match:
                 rows[match.group(1)] = (float(match.group(2)), float(match.group(3)))
-        expected = {lesson: (t["fast"].seconds, t["laptop"].seconds) for lesson, t in modes.REFERENCE.items()}
+        # the tables print measured times; a lesson whose times are still estimates (07) is not in them
+        expected = {lesson: (t["fast"].seconds, t["laptop"].seconds) for lesson, t in modes.REFERENCE.items()
+                    if t["fast"].measured}
         assert rows == expected, document

@@ -424,6 +424,31 @@ def test_effective_balance_is_lesson_04s_ratio(model, photo, painting):
     assert ratio == pytest.approx((style_term / content_term).item(), rel=1e-5)
 
 
+def test_on_network_keeps_the_model_where_it_fits_and_names_the_layer_vgg16_lacks(model):
+    # The random VGG-19 is not normalised, like every preset's network but Gatys' (and stylelab's "auto").
+    for name in ("pytorch-tutorial", "tensorflow-tutorial", "d2l", "neural-style", "stylelab"):
+        assert presets.on_network(name, model) == {"model": model}, name
+    vgg16 = sl.VGGFeatures(weights="random-vgg16", device="cpu")
+    assert presets.on_network("d2l", vgg16) == {"model": vgg16, "content_layers": ("relu4_3",)}
+    assert presets.on_network("pytorch-tutorial", vgg16) == {"model": vgg16}
+
+
+@pytest.mark.slow  # normalises a random VGG-19 (more than half a second on a 2-core CPU)
+def test_on_network_gives_gatys_the_same_weights_normalised_and_back(model, photo, painting):
+    keywords = presets.on_network("gatys", model)
+    twin = keywords["model"]
+    assert set(keywords) == {"model"} and twin.normalized and not model.normalized
+    assert presets.on_network("gatys", model)["model"] is twin  # built once per model
+    assert presets.on_network("pytorch-tutorial", model, normalize=True)["model"] is twin  # explicit settings count
+    # normalising rescales each ReLU output channel by a positive factor: the same function, other units
+    ours, theirs = model(photo, ["relu3_1"])["relu3_1"], twin(photo, ["relu3_1"])["relu3_1"]
+    ratio = ours.flatten(2).sum(2) / theirs.flatten(2).sum(2).clamp_min(1e-30)
+    assert (ours - theirs * ratio[..., None, None]).abs().max() < 1e-5 * ours.abs().max()
+    back = presets.on_network("pytorch-tutorial", twin)["model"]
+    assert not back.normalized and torch.equal(back(photo, ["relu3_1"])["relu3_1"], ours)
+    assert presets.effective_balance("gatys", content=photo, style=painting, **keywords) > 0
+
+
 # --------------------------------------------------------------------------- the trained network
 
 

@@ -39,11 +39,13 @@ The exercises, by lesson (``sl.exercises.EXERCISES``):
 05      ``make_closure``              the L-BFGS closure of a whole transfer (capstone)
 06      ``luminance``                 :math:`Y = 0.299 R + 0.587 G + 0.114 B`
 06      ``guided_gram``               Gram matrix of the region a mask selects
+07      ``stronger_preset``           which paints more strongly: a prediction
+07      ``matching_style_weight``     a style weight converted between presets
 ======  ============================  =================================================
 
 The package, one module per job: :mod:`.checking` (verdicts, safe calls, the gradient
 check), :mod:`.limits` (the time limit), :mod:`.mistakes` (naming combined mistakes),
-``lesson01`` to ``lesson06`` (each lesson's checkers), :mod:`.registry` (the exercises by
+``lesson01`` to ``lesson07`` (each lesson's checkers), :mod:`.registry` (the exercises by
 name, :func:`check`, :func:`solution`), :mod:`.cli` (``python -m stylelab.exercises``), and
 for graded classes :mod:`.policy` (the rules of graded answers), :mod:`.sandbox` and
 :mod:`.grader` (the check outside the student's kernel), :mod:`.integrity` and
@@ -73,6 +75,7 @@ from .lesson03 import check_gram_matrix, check_style_loss
 from .lesson04 import LOOKS, check_style_layers
 from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
 from .lesson06 import check_guided_gram, check_luminance
+from .lesson07 import check_matching_style_weight, check_stronger_preset
 from .registry import EXERCISES, Exercise, check, fill_unfinished, solution, solutions_dir
 
 __all__ = [
@@ -92,6 +95,8 @@ __all__ = [
     "check_make_closure",
     "check_luminance",
     "check_guided_gram",
+    "check_stronger_preset",
+    "check_matching_style_weight",
     "fill_unfinished",
     "solution",
     "solutions_dir",

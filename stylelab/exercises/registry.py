@@ -29,6 +29,7 @@ from .lesson03 import check_gram_matrix, check_style_loss
 from .lesson04 import check_style_layers
 from .lesson05 import check_make_closure, check_optimization_step, check_tv_loss
 from .lesson06 import check_guided_gram, check_luminance
+from .lesson07 import check_matching_style_weight, check_stronger_preset
 
 __all__ = ["Exercise", "EXERCISES", "check", "fill_unfinished", "solution", "solutions_dir"]
 
@@ -41,6 +42,8 @@ class Exercise:
     summary: str
     checker: Callable[..., CheckResult]
     solution_file: str
+    #: True if the answer is a value (a list of layers, a word), not a function the learner defines.
+    value: bool = False
 
 
 EXERCISES: Dict[str, Exercise] = {
@@ -55,9 +58,9 @@ EXERCISES: Dict[str, Exercise] = {
         Exercise("style_loss", "03", "mean squared difference of Gram matrices",
                  check_style_loss, "style_loss.py"),
         Exercise("fine_texture_layers", "04", "style layers for fine texture only",
-                 functools.partial(check_style_layers, look="fine texture"), "style_layers.py"),
+                 functools.partial(check_style_layers, look="fine texture"), "style_layers.py", value=True),
         Exercise("large_structure_layers", "04", "style layers for large structures",
-                 functools.partial(check_style_layers, look="large structures"), "style_layers.py"),
+                 functools.partial(check_style_layers, look="large structures"), "style_layers.py", value=True),
         Exercise("tv_loss", "05", "total-variation loss", check_tv_loss, "tv_loss.py"),
         Exercise("optimization_step", "05", "one optimisation step on the pixels",
                  check_optimization_step, "optimization_step.py"),
@@ -67,6 +70,10 @@ EXERCISES: Dict[str, Exercise] = {
                  check_luminance, "luminance.py"),
         Exercise("guided_gram", "06", "Gram matrix of a masked region, (F*T)(F*T)^T / sum(T^2)",
                  check_guided_gram, "guided_gram.py"),
+        Exercise("stronger_preset", "07", "predict which paints more strongly: a tutorial's weights in another Gram "
+                 "convention", check_stronger_preset, "stronger_preset.py", value=True),
+        Exercise("matching_style_weight", "07", "the style weight that moves a preset from one effective balance to "
+                 "another", check_matching_style_weight, "matching_style_weight.py"),
     )
 }
 

@@ -28,7 +28,8 @@ def test_checkers_never_raise_into_the_notebook(name, answer, capsys):
     assert capsys.readouterr().out.startswith("\u274c")
 
 
-@pytest.mark.parametrize("name", [n for n, e in exercises.EXERCISES.items() if e.lesson != "04"])
+# Lesson 04's layer lists and lesson 07's prediction are values, not functions: a stub function is a wrong answer there.
+@pytest.mark.parametrize("name", [n for n, e in exercises.EXERCISES.items() if not e.value])
 def test_a_stub_is_not_attempted(name):
     def stub(*args):
         raise NotImplementedError
