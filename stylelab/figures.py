@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 __all__ = [
     "finish",
     "to_numpy_image",
+    "wrap_label",
+    "amplified_difference",
     "show_images",
     "image_grid",
     "top_channels",
@@ -44,6 +46,32 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     if tensor.dim() == 4:
         tensor = tensor[0]
     return tensor.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def wrap_label(text: str, width: int = 24) -> str:
+    """``text`` broken into lines of at most ``width`` characters, for a panel title.
+
+    Network labels such as ``"VGG-16 from vgg16-imagenet-caffe.pth, Caffe preprocessing"``
+    are wider than a panel; wrapped, they stay over their own column instead of running
+    into the next title. Words longer than ``width`` (file names) are split.
+    """
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_on_hyphens=False)) or text
+
+
+def amplified_difference(a: torch.Tensor, b: torch.Tensor, percentile: float = 99.0):
+    """``|a - b|`` scaled so that its ``percentile``-th percentile is white: ``(image, gain)``.
+
+    A fixed gain (say x5) saturates a large difference everywhere and hides a small one;
+    scaling by a high percentile of the difference itself keeps the picture readable for
+    both, and ``gain`` (the factor used) goes into the panel's title. ``a``, ``b``:
+    ``(1, 3, H, W)`` in [0, 1]; ``image``: ``(1, 3, H, W)`` in [0, 1] (0 = identical).
+    """
+    difference = (a.detach().float().cpu() - b.detach().float().cpu()).abs()
+    level = float(torch.quantile(difference.flatten(), percentile / 100.0))
+    gain = 1.0 / level if level > 0 else 1.0
+    return (difference * gain).clamp(0, 1), gain
 
 
 def show_images(
