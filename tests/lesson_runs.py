@@ -59,11 +59,12 @@ def figure_calls(source: str) -> int:
     return count
 
 
-def execute(lesson: str, environment: Dict[str, str], monkeypatch, timeout: int = 900):
+def execute(lesson: str, environment: Dict[str, str], monkeypatch, timeout: int = 900, notebook=None):
     """Run ``notebooks/<lesson>`` top to bottom with ``environment`` set; returns the notebook.
 
-    Raises nbclient's ``CellExecutionError`` when a cell fails. The kernel imports this
-    checkout's stylelab, as nbval's kernels do.
+    ``notebook``: the lesson already read (its cells receive the outputs, also when a cell
+    fails). Raises nbclient's ``CellExecutionError`` when a cell fails. The kernel imports
+    this checkout's stylelab, as nbval's kernels do.
     """
     from nbclient import NotebookClient
 
@@ -72,7 +73,8 @@ def execute(lesson: str, environment: Dict[str, str], monkeypatch, timeout: int 
     if "STYLELAB_MODE" not in environment:
         monkeypatch.delenv("STYLELAB_MODE", raising=False)  # it would win over STYLELAB_FAST
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
-    notebook = nbformat.read(NOTEBOOKS / lesson, as_version=4)
+    if notebook is None:
+        notebook = nbformat.read(NOTEBOOKS / lesson, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
