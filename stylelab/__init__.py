@@ -13,16 +13,20 @@ Import as ``import stylelab as sl``. The main pieces:
   images; :mod:`stylelab.plotting` - figures;
 * perceptual control (Gatys et al. 2017): :mod:`stylelab.color` (keep the photo's
   colours), :mod:`stylelab.masks` (which style goes where), :mod:`stylelab.scales`
-  (coarse-to-fine, mixed-scale styles), :mod:`stylelab.measure` (time and peak memory).
+  (coarse-to-fine, mixed-scale styles), :mod:`stylelab.measure` (time and peak memory);
+* :mod:`stylelab.presets` - the conventions of well-known implementations (the PyTorch and
+  TensorFlow tutorials, d2l.ai, neural-style, Gatys et al.'s code): ``stylize(..., preset=...)``.
 
 Importing stylelab has no side effects: no downloads, no seeding, no printing, no
 matplotlib settings.
 """
 
-from . import analysis, cache, color, data, masks, normalization, patterns, scales, settings, validate
+from . import analysis, cache, color, data, masks, normalization, patterns, presets, scales, settings, validate
 from .device import pick_device
 from .errors import (
     DownloadError,
+    FileReadError,
+    FileWriteError,
     ImageLoadError,
     ImageNotFoundError,
     ImageTooSmallError,
@@ -64,6 +68,7 @@ __all__ = [
     "cache",
     "analysis",
     "settings",
+    "presets",
     "color",
     "validate",
     "masks",
@@ -100,4 +105,6 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "OutputPathError",
+    "FileWriteError",
+    "FileReadError",
 ]

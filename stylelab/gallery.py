@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from .data import example, images_dir
+from .files import write_atomic
 from .vgg import VGGFeatures
 
 __all__ = ["Picture", "PICTURES", "render", "main"]
@@ -187,10 +188,7 @@ def render(picture: Picture, model: VGGFeatures, folder: Path, size: Optional[in
     buffer = io.BytesIO()
     figure.savefig(buffer, format="jpg", dpi=80, pil_kwargs={"quality": 82, "optimize": True})
     plt.close(figure)
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{picture.name}.jpg.tmp"
-    partial.write_bytes(buffer.getvalue())
-    partial.replace(folder / f"{picture.name}.jpg")
+    write_atomic(folder / f"{picture.name}.jpg", buffer.getvalue(), what="the gallery picture")
     return {"name": picture.name, "caption": picture.caption, "size": size, "steps": steps,
             "seconds": time.perf_counter() - began, "bytes": len(buffer.getvalue())}
 
@@ -207,13 +205,15 @@ def _readme(records: List[dict], model: VGGFeatures, folder: Path) -> None:
         known[r["name"]] = (f"| [`{r['name']}.jpg`]({r['name']}.jpg) | {r['caption']} | {settings} | "
                             f"{r['seconds']:.0f} s | {r['bytes'] // 1024} KB |")
     rows = [known[name] for name in PICTURES if name in known]
-    path.write_text(
+    write_atomic(
+        path,
         "# Gallery\n\nMade by `python -m stylelab.gallery` with the "
         f"**{model.weights_label}**{', normalised' if model.normalized else ''} on the CPU "
         f"(torch {torch.__version__}); every setting not listed is stylelab's default. "
         "Rebuild one picture with `python -m stylelab.gallery --only NAME`. The times are wall clock "
         "on the machine that rendered them, with whatever else it was running.\n\n"
-        "| picture | what it shows | settings | time | size |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "| picture | what it shows | settings | time | size |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n",
+        what="the gallery's README",
     )
 
 

@@ -34,11 +34,8 @@ saves images.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple, Union
 
@@ -49,6 +46,7 @@ from PIL import Image
 
 from .decoding import ImageSource, check_not_url, check_pixels, decode, image_shape, is_png_rgb16, open_bytes, open_path, upright_size
 from .errors import ImageLoadError, OutputPathError, ParameterError
+from .files import write_atomic
 
 __all__ = [
     "MAX_PIXELS",
@@ -220,10 +218,12 @@ def save_image(image: torch.Tensor | np.ndarray | Image.Image, path: str | os.Pa
     Returns:
         The path written, as a ``Path``.
 
-    The file is written atomically: to a temporary file in the same folder, then renamed
-    over ``path``, so ``path`` holds either its old contents or the whole new image, never
-    a half-written one. Raises :class:`~stylelab.OutputPathError` (unknown extension, a
-    folder in the way) or ``OSError`` (disk full, no permission).
+    The file is written by :func:`stylelab.files.write_atomic`: to a temporary file in the
+    same folder, then renamed over ``path``, so ``path`` holds either its old contents or
+    the whole new image, never a half-written one; a new file's permissions follow the umask.
+    Raises :class:`~stylelab.OutputPathError` (unknown extension) or its subclass
+    :class:`~stylelab.FileWriteError` (a folder in the way, a full disk, no permission, a
+    name too long), before anything is written.
     """
     path = Path(path)
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
@@ -232,38 +232,12 @@ def save_image(image: torch.Tensor | np.ndarray | Image.Image, path: str | os.Pa
         raise OutputPathError(
             f"Cannot tell which format to save {path.name!r} in; end the file name with one of {known}."
         )
-    if path.is_dir():
-        raise OutputPathError(f"{str(path)!r} is a folder; give a file name inside it, e.g. {str(path / 'out.png')!r}.")
-    pil = to_pil(image)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise OutputPathError(f"Cannot create {str(path)!r}: a file is in the way of its folder; choose another folder.") from None
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise ParameterError(f"quality must be a whole number from 1 to 100 (95 is the default); got {quality!r}.")
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            pil.save(stream, format=fmt, **options)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if path.exists():
-            shutil.copymode(path, temporary)
-        else:
-            os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format=fmt, **options)
+    return write_atomic(path, buffer.getvalue(), what="the image")
 
 
 # --------------------------------------------------------------------------- helpers

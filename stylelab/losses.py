@@ -23,7 +23,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gram_matrix", "content_loss", "style_loss", "tv_loss"]
+__all__ = ["gram_matrix", "content_loss", "style_loss", "tv_loss", "TV_POWERS", "TV_REDUCTIONS"]
+
+#: The exponents :func:`tv_loss` takes: 2 squares the differences, 1 takes their absolute value.
+TV_POWERS = (2, 1)
+#: How :func:`tv_loss` reduces the differences: their mean, or their sum.
+TV_REDUCTIONS = ("mean", "sum")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -98,16 +103,25 @@ def style_loss(generated_features: torch.Tensor, target_gram: torch.Tensor) -> t
     return F.mse_loss(gram, target_gram.detach().expand_as(gram))
 
 
-def tv_loss(image: torch.Tensor) -> torch.Tensor:
+def tv_loss(image: torch.Tensor, power: int = 2, reduction: str = "mean") -> torch.Tensor:
     r"""Total-variation loss: how much neighbouring pixels differ.
 
-    ``mean(dx ** 2) + mean(dy ** 2)`` with ``dx`` the differences between horizontal
-    neighbours and ``dy`` between vertical ones (the squared, "beta = 2" total variation
-    of Mahendran & Vedaldi, 2015). 0 for a constant image; for a horizontal ramp that
-    rises by ``d`` per pixel it is ``d ** 2``. Penalising it removes high-frequency noise.
+    With the defaults, ``mean(dx ** 2) + mean(dy ** 2)`` with ``dx`` the differences
+    between horizontal neighbours and ``dy`` between vertical ones (the squared, "beta = 2"
+    total variation of Mahendran & Vedaldi, 2015). 0 for a constant image; for a
+    horizontal ramp that rises by ``d`` per pixel it is ``d ** 2``. Penalising it removes
+    high-frequency noise.
+
+    ``power=1`` uses ``|dx|`` and ``|dy|`` instead (the anisotropic total variation of
+    ``tf.image.total_variation`` and of d2l.ai's chapter), which penalises a large jump
+    less than squaring does and so keeps edges sharper; ``reduction="sum"`` adds the
+    differences up instead of averaging them, so the term grows with the image's size.
 
     Args:
         image: ``(B, C, H, W)`` with ``H, W >= 2``.
+        power: 2 or 1 (:data:`TV_POWERS`).
+        reduction: ``"mean"`` or ``"sum"`` (:data:`TV_REDUCTIONS`), over every difference
+            of every channel, horizontal and vertical ones separately.
 
     Returns:
         A scalar tensor.
@@ -116,6 +130,9 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"tv_loss expects an image of shape (B, C, H, W) with H, W >= 2; got {tuple(image.shape)}."
         )
+    if power not in TV_POWERS or reduction not in TV_REDUCTIONS:
+        raise ValueError(f"tv_loss takes power 2 or 1 and reduction 'mean' or 'sum'; got {power!r} and {reduction!r}.")
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.pow(2).mean() + dy.pow(2).mean()
+    dx, dy = (dx.pow(2), dy.pow(2)) if power == 2 else (dx.abs(), dy.abs())
+    return dx.mean() + dy.mean() if reduction == "mean" else dx.sum() + dy.sum()

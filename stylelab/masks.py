@@ -53,7 +53,8 @@ def load_mask(source: Any, size: Optional[Tuple[int, int]] = None, *, name: str 
     Args:
         source: a file path or PIL image (grey or colour; read as grey 0-255 -> 0-1),
             a numpy array or tensor ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` (bool,
-            uint8 0-255, or float already in [0, 1]).
+            uint8 0-255, or float already in [0, 1]); a tensor on any device holding
+            data (it is copied to the CPU; not ``meta``, not sparse).
         size: ``(h, w)`` to resize to (area-averaged when shrinking, bilinear when
             enlarging); the mask must have the same aspect ratio.
         name: how error messages name this mask.
@@ -65,6 +66,12 @@ def load_mask(source: Any, size: Optional[Tuple[int, int]] = None, *, name: str 
         source = torch.from_numpy(np.ascontiguousarray(source))
     if isinstance(source, torch.Tensor):
         mask = source.detach()
+        if mask.is_meta or mask.layout != torch.strided or mask.is_quantized:
+            kind = "meta" if mask.is_meta else "quantised" if mask.is_quantized else str(mask.layout).split(".")[-1]
+            raise ParameterError(
+                f"{name} is a {kind} tensor, which holds no ordinary values; pass a dense tensor with data, "
+                "e.g. mask.to_dense() on the CPU."
+            )
         while mask.dim() > 2 and mask.shape[0] == 1:
             mask = mask[0]
         if mask.dim() != 2:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from . import validate
+from .device import check_device
 from .errors import ParameterError, StyleLabError
 from .vgg import NORMALIZE_CHOICES, VGGFeatures, normalizes
 
@@ -54,6 +55,8 @@ class NetworkSettings:
         validate.choice("precision", self.precision, ("float32", "bfloat16", "float16"))
         if self.device is not None and not isinstance(self.device, str):
             object.__setattr__(self, "device", str(self.device))  # a torch.device
+        if self.device is not None:
+            check_device(self.device)  # here too, so that a model= given beside it cannot hide it
         object.__setattr__(self, "channels_last", bool(self.channels_last))
 
 

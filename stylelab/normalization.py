@@ -19,8 +19,19 @@ means the same on any network, and lesson 04 can sweep the paper's own ratios.
 
 The means are measured once per set of weights on a fixed set of images (this
 repository's nine example images at 224 px, the ``calibration`` below), then cached in
-``<cache>/normalization/``. Gatys et al. used ImageNet validation images; any varied
-set of natural images gives similar scales.
+``<cache>/normalization/<key>.json`` (written by :func:`stylelab.files.write_atomic`, so
+a cache an instructor builds can be shared). Gatys et al. used ImageNet validation
+images; any varied set of natural images gives similar scales.
+
+A cached file is checked before it is used (:func:`checked_means`): it must name the
+weights it was measured on (their fingerprint, :func:`weights_digest`), hold every
+rectified layer of the network with one finite mean >= 0 per channel, and at least one
+live filter per layer. A mean of 0 is a filter that never fired on the calibration images
+(trained networks have a few); it keeps its scale. Anything else (another network's
+means, a missing layer, wrong shapes, NaN, a negative mean, a file that is not one
+stylelab wrote) is said in one ``RuntimeWarning`` naming the file, and the means are
+measured again and the file rewritten; a network that says ``normalized=True`` is always
+normalised by the means of its own weights.
 
 >>> model = VGGFeatures(weights="caffe-vgg16", normalize=True)       # doctest: +SKIP
 >>> model(image, "relu3_1")["relu3_1"].mean(dim=(0, 2, 3))          # about 1 per channel
@@ -28,15 +39,22 @@ set of natural images gives similar scales.
 
 from __future__ import annotations
 
-import os
+import json
+import math
+import warnings
 from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import torch
 
 from .download import cache_dir
+from .errors import FileReadError, FileWriteError, WeightsError
+from .files import read_regular, write_atomic
 from .weights import state_digest
 
-__all__ = ["CALIBRATION_IMAGES", "CALIBRATION_SIZE", "calibration_images", "channel_means", "rescale", "weights_digest"]
+__all__ = [
+    "CALIBRATION_IMAGES", "CALIBRATION_SIZE", "calibration_images", "channel_means", "rescale", "weights_digest",
+    "cached_means", "checked_means", "InvalidMeans",
+]
 
 #: The example images the means are measured on (``stylelab.data`` names), in this order.
 CALIBRATION_IMAGES: Tuple[str, ...] = (
@@ -47,6 +65,10 @@ CALIBRATION_SIZE = 224
 #: Below this mean a filter counts as dead on the calibration images and keeps its scale.
 DEAD = 1e-8
 _VERSION = "1"  # bump when the calibration images, size or method change
+#: The marker a cache file starts with.
+MARK = "stylelab.normalization"
+#: Largest cache file: VGG-19's 5,504 means as JSON take about 120 KB.
+FILE_LIMIT = 4 * 2**20
 
 
 def calibration_images(size: int = CALIBRATION_SIZE) -> List[torch.Tensor]:
@@ -112,22 +134,86 @@ def weights_digest(state: Mapping[str, torch.Tensor], preprocessing: str) -> str
     return state_digest(state, salt=f"{_VERSION}|{CALIBRATION_SIZE}|{preprocessing}")
 
 
-def cached_means(key: str, compute: Callable[[], Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
-    """``compute()`` once per ``key``: kept in ``<cache>/normalization/<key>.pt`` (written atomically;
-    a damaged or unreadable entry is computed again)."""
-    path = cache_dir() / "normalization" / f"{key[:32]}.pt"
+class InvalidMeans(ValueError):
+    """Means that must not be used to normalise a network (the reason is the message)."""
+
+
+def checked_means(means: Mapping[str, object], channels: Mapping[str, int]) -> Dict[str, torch.Tensor]:
+    """``means`` as ``{layer: (C,)}`` float32 tensors, if they can normalise this network.
+
+    Args:
+        means: ``{layer: values}`` (tensors or lists of numbers), measured or read back.
+        channels: ``{layer: C}``, every rectified layer of the network and its channels.
+
+    Raises:
+        InvalidMeans: a layer is missing or extra, has the wrong number of values, a value
+            is not a finite number >= 0, or a layer has no live filter (all below :data:`DEAD`).
+    """
+    if not isinstance(means, Mapping) or set(means) != set(channels):
+        layers = sorted(means) if isinstance(means, Mapping) else type(means).__name__
+        raise InvalidMeans(f"it holds the layers {layers}, not this network's {len(channels)} rectified layers")
+    checked = {}
+    for layer, count in channels.items():
+        values = means[layer]
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().reshape(-1).tolist() if values.dim() == 1 and not values.is_meta else None
+        if not (isinstance(values, list) and len(values) == count and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values)):
+            raise InvalidMeans(f"{layer} does not hold {count} finite means >= 0")
+        if max(values) <= DEAD:
+            raise InvalidMeans(f"every filter of {layer} has mean 0, which no trained or random network gives")
+        checked[layer] = torch.tensor(values, dtype=torch.float32)
+    return checked
+
+
+def cached_means(key: str, compute: Callable[[], Dict[str, torch.Tensor]],
+                 channels: Mapping[str, int]) -> Dict[str, torch.Tensor]:
+    """``compute()`` once per ``key``: kept in ``<cache>/normalization/<key[:32]>.json``.
+
+    Args:
+        key: the weights' fingerprint, :func:`weights_digest`.
+        compute: measures the means (``{layer: (C,)}``), when the cache cannot give them.
+        channels: ``{layer: C}`` of every rectified layer (see :func:`checked_means`).
+
+    A file that is missing is measured and written; one that does not pass
+    :func:`checked_means`, names other weights, or is not a regular file is said in one
+    ``RuntimeWarning`` (naming the file), measured again and rewritten. A cache that
+    cannot be written (read-only, a full disk) only costs the measurement next time.
+
+    Raises:
+        WeightsError: the measured means themselves are unusable (NaN activations).
+    """
+    path = cache_dir() / "normalization" / f"{key[:32]}.json"
     try:
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(stored, dict) and all(isinstance(v, torch.Tensor) for v in stored.values()):
-            return stored
-    except Exception:  # missing or damaged: compute again
-        pass
-    means = compute()
+        raw = read_regular(path, limit=FILE_LIMIT, what="the normalisation cache file")
+        if raw is not None:
+            return _from_file(raw, key, channels)
+    except (FileReadError, InvalidMeans) as exc:
+        warnings.warn(f"Ignoring the normalisation cache file {str(path)!r}: {str(exc).rstrip('.')}; the means are "
+                      "measured again and the file rewritten (or delete it).", RuntimeWarning, stacklevel=4)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(means, partial)
-        os.replace(partial, path)
-    except OSError:  # a read-only cache only costs the calibration next time
-        pass
+        means = checked_means(compute(), channels)
+    except InvalidMeans as exc:
+        raise WeightsError(f"These weights cannot be normalised: on the calibration images {exc}; check the weights "
+                           "file, or use normalize=False.") from None
+    record = {"written_by": MARK, "version": _VERSION, "key": key,
+              "means": {layer: values.tolist() for layer, values in means.items()}}
+    try:
+        write_atomic(path, json.dumps(record, allow_nan=False), what="the normalisation cache file")
+    except FileWriteError as exc:  # a read-only or full cache only costs the calibration next time
+        warnings.warn(f"The normalisation means were not kept ({str(exc).rstrip('.')}); they will be measured again "
+                      "next time.", RuntimeWarning, stacklevel=4)
     return means
+
+
+def _from_file(raw: bytes, key: str, channels: Mapping[str, int]) -> Dict[str, torch.Tensor]:
+    """The means a cache file holds, if it is one stylelab wrote for these weights."""
+    try:
+        record = json.loads(raw.decode("utf-8"), parse_constant=lambda name: float("nan"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidMeans("it is not a file stylelab wrote (not valid JSON)") from None
+    if not isinstance(record, dict) or record.get("written_by") != MARK or record.get("version") != _VERSION:
+        raise InvalidMeans("it is not a file this version of stylelab wrote")
+    if record.get("key") != key:
+        raise InvalidMeans("it holds the means of other weights (another network's fingerprint)")
+    return checked_means(record.get("means"), channels)

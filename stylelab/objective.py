@@ -9,7 +9,10 @@ For a generated image :math:`x`, content image :math:`p` and style image(s) :mat
          + \gamma \, \mathrm{tv\_loss}(x)
 
 with :math:`\alpha, \beta, \gamma` the content, style and TV weights, :math:`w_l` the
-style layer weights and :math:`N_l` the channels of layer :math:`l`. This is eq. 7 of
+style layer weights and :math:`N_l` the channels of layer :math:`l`. The objective is a
+function of the pixels :math:`x` (RGB in [0, 1]) or, with ``image_units="network"``, of the
+network's input, :math:`x` after the network's preprocessing (see :data:`IMAGE_UNITS`); the
+TV term measures whichever it is given. This is eq. 7 of
 Gatys et al. (2016) in stylelab's conventions (see :mod:`stylelab.losses`). The extra
 :math:`1/N_l^2` per style layer follows the authors' reference PyTorch code
 (``1e3 / n**2`` layer weights); it is the same objective as the PyTorch tutorial's
@@ -33,11 +36,11 @@ import torch
 import torch.nn.functional as F
 
 from . import validate
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .losses import TV_POWERS, TV_REDUCTIONS, content_loss, gram_matrix, style_loss, tv_loss
 from .masks import guided_gram_matrix, layer_mask
 from .vgg import VGGFeatures
 
-__all__ = ["StyleObjective", "LAYER_WEIGHTINGS"]
+__all__ = ["StyleObjective", "LAYER_WEIGHTINGS", "IMAGE_UNITS"]
 
 #: How the style layers are weighted: ``"channels"`` (default) multiplies layer l's weight by
 #: :math:`1/N_l^2` (the authors' reference code and the PyTorch tutorial, whose style weight
@@ -45,6 +48,12 @@ __all__ = ["StyleObjective", "LAYER_WEIGHTINGS"]
 #: 64 times as much as relu4_1 (512) for the same mean error. ``"paper"`` uses the
 #: :math:`w_l` given, as eq. 7 writes it.
 LAYER_WEIGHTINGS = ("channels", "paper")
+#: The units an image is optimised and its total variation measured in: ``"pixels"`` (RGB
+#: in [0, 1], as stylelab stores images) or ``"network"`` (what the network reads after its
+#: preprocessing, :meth:`~stylelab.VGGFeatures.normalize`: BGR in 0-255 units less the mean
+#: pixel for Caffe weights, ``(x - mean) / std`` for torchvision's), as Gatys et al.'s code,
+#: jcjohnson/neural-style and d2l.ai do.
+IMAGE_UNITS = ("pixels", "network")
 
 
 class StyleObjective:
@@ -63,8 +72,13 @@ class StyleObjective:
             :mod:`stylelab.masks`); ``blend`` is then ignored.
         layer_weighting: ``"channels"`` (the :math:`1/N_l^2` above) or ``"paper"`` (without
             it); see :data:`LAYER_WEIGHTINGS`.
+        tv_power, tv_reduction: the TV term's exponent and reduction (see
+            :func:`~stylelab.tv_loss`).
+        image_units: what the objective is called with (:data:`IMAGE_UNITS`): the pixels, or
+            the network's input (:meth:`~stylelab.VGGFeatures.normalize` of the pixels); the
+            TV term measures the image in these units.
 
-    Calling the objective on an image returns a dict of scalar tensors: ``"total"``,
+    Calling the objective on an image (in ``image_units``) returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
     loss as ``"content:relu4_2"``, ``"style:relu1_1"``, ...
     """
@@ -83,8 +97,14 @@ class StyleObjective:
         tv_weight: float,
         masks: Optional[Sequence[torch.Tensor]] = None,
         layer_weighting: str = "channels",
+        tv_power: int = 2,
+        tv_reduction: str = "mean",
+        image_units: str = "pixels",
     ) -> None:
         validate.choice("layer_weighting", layer_weighting, LAYER_WEIGHTINGS)
+        self.tv_power = validate.choice("tv_power", tv_power, TV_POWERS)
+        self.tv_reduction = validate.choice("tv_reduction", tv_reduction, TV_REDUCTIONS)
+        self.image_units = validate.choice("image_units", image_units, IMAGE_UNITS)
         self.model = model
         self.layer_weighting = layer_weighting
         self.content_weight = float(content_weight)
@@ -131,14 +151,15 @@ class StyleObjective:
                     self.region_targets.setdefault(name, []).append((small, gram_matrix(value.float())))
 
     def __call__(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Loss terms for ``image`` ``(1, 3, H, W)``; differentiable with respect to it."""
+        """Loss terms for ``image`` ``(1, 3, H, W)`` in :attr:`image_units`; differentiable with respect to it."""
         terms: Dict[str, torch.Tensor] = {}
         zero = image.new_zeros(())
         content_term, style_term = zero, zero
         if self.layers:
             # Each layer's losses are computed as soon as the forward pass reaches it (see
             # VGGFeatures.iter_features): the backward pass then needs less memory at peak.
-            for name, features in self.model.iter_features(image, self.layers):
+            preprocessed = self.image_units == "network"
+            for name, features in self.model.iter_features(image, self.layers, preprocessed=preprocessed):
                 if name in self.content_targets:
                     value = content_loss(features.float(), self.content_targets[name])
                     terms[f"content:{name}"] = value
@@ -150,7 +171,7 @@ class StyleObjective:
             if self.content_layers:
                 content_term = content_term * (self.content_weight / len(self.content_layers))
             style_term = style_term * self.style_weight
-        tv_term = tv_loss(image) * self.tv_weight if self.tv_weight > 0 else zero
+        tv_term = tv_loss(image, self.tv_power, self.tv_reduction) * self.tv_weight if self.tv_weight > 0 else zero
         terms["content"] = content_term
         terms["style"] = style_term
         terms["tv"] = tv_term

@@ -9,7 +9,10 @@ afterwards, only copied with changes (:meth:`TransferSettings.replace`, checked 
 Every entry point makes its settings here: :func:`~stylelab.stylize` (its keyword
 arguments are these fields), the command line, the result cache (which keys entries on
 :meth:`TransferSettings.record`), :mod:`stylelab.measure` and the widgets. A result
-carries the settings that made it (``result.settings``).
+carries the settings that made it (``result.settings``). ``preset=`` (another
+implementation's conventions as the starting values) is read one level up, by
+:func:`stylelab.presets.settings`, which makes these settings from the preset's values
+and the explicit ones.
 
 >>> settings = TransferSettings(style_weight=1e5, steps=200)      # doctest: +SKIP
 >>> result = stylelab.transfer.run(content, style, settings)      # doctest: +SKIP
@@ -26,7 +29,8 @@ from . import validate
 from .errors import ParameterError
 from .images import target_size
 from .network import NETWORK_FIELDS, NetworkSettings
-from .objective import LAYER_WEIGHTINGS
+from .losses import TV_POWERS, TV_REDUCTIONS
+from .objective import IMAGE_UNITS, LAYER_WEIGHTINGS
 from .pyramid import stage_steps
 
 __all__ = [
@@ -38,6 +42,9 @@ __all__ = [
     "OPTIMIZERS",
     "LAYER_WEIGHTINGS",
     "PRESERVE_COLOR_CHOICES",
+    "IMAGE_UNITS",
+    "TV_POWERS",
+    "TV_REDUCTIONS",
 ]
 
 #: Gatys et al. 2016, Fig. 2: content at conv4_2 (its rectified response), style at conv1_1 ... conv5_1.
@@ -64,6 +71,14 @@ class TransferSettings:
     ``style_blend`` tuples, ``optimizer`` and ``preserve_color`` lower case. ``lr=None``
     and ``init=None`` mean the defaults (:attr:`learning_rate`, and ``"content"`` when
     there is a content image, else ``"noise"``).
+
+    The last fields are conventions in which other implementations differ from stylelab's
+    defaults (see :mod:`stylelab.presets`): ``tv_power`` and ``tv_reduction`` (the TV
+    term's form, :func:`~stylelab.tv_loss`), ``image_units`` (what the optimiser changes
+    and the TV term measures: the ``"pixels"`` or the ``"network"``'s preprocessed input,
+    :data:`~stylelab.objective.IMAGE_UNITS`), ``clamp`` (project the pixels onto [0, 1]
+    before every evaluation), ``adam_betas``, ``adam_eps`` and ``adam_eps_hat`` (Adam's
+    constants, and Keras's place for epsilon; see :func:`stylelab.optimize.optimize`).
     """
 
     content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
@@ -83,6 +98,13 @@ class TransferSettings:
     style_blend: Optional[Tuple[float, ...]] = None
     preserve_color: Optional[str] = None
     scales: Optional[Tuple[int, ...]] = None
+    tv_power: int = 2
+    tv_reduction: str = "mean"
+    image_units: str = "pixels"
+    clamp: bool = True
+    adam_betas: Tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    adam_eps_hat: bool = False
     network: NetworkSettings = field(default_factory=NetworkSettings)
 
     def __post_init__(self) -> None:
@@ -97,6 +119,9 @@ class TransferSettings:
         network's (``weights``, ``pooling``, ``normalize``, ``device``, ``precision``,
         ``channels_last``). An unknown keyword is named, with the closest known one."""
         fields = {f.name for f in dataclasses.fields(cls)} - {"network"}
+        if "preset" in options:
+            raise ParameterError("preset= is read by stylelab.presets.settings(preset, ...) (and so by stylize and the "
+                                 "command line), not by TransferSettings.from_options; call that instead.")
         for name in options:
             if name not in fields and name not in NETWORK_FIELDS:
                 close = difflib.get_close_matches(name, sorted(fields | set(NETWORK_FIELDS)), n=1)
@@ -150,7 +175,7 @@ class TransferSettings:
         values = dict(record)
         network = NetworkSettings(**values.pop("network", {}))
         values["style_layers"] = {name: weight for name, weight in values.get("style_layers", [])}
-        for name in ("content_layers", "scales", "style_blend", "size", "steps"):
+        for name in ("content_layers", "scales", "style_blend", "size", "steps", "adam_betas"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
         return cls(network=network, **values)
@@ -177,15 +202,22 @@ def _checked(settings: TransferSettings) -> Dict[str, Any]:
         "layer_weighting": validate.choice("layer_weighting", s.layer_weighting, LAYER_WEIGHTINGS),
         "optimizer": optimizer,
         "steps": _steps(s.steps, scales),
-        "lr": None if s.lr is None else validate.positive("lr", s.lr),
+        "lr": None if s.lr is None else validate.positive("lr", s.lr, maximum=validate.MAX_LR),
         "line_search": _flag("line_search", s.line_search),
         "init": None if s.init is None else validate.choice("init", s.init, INIT_CHOICES),
         "seed": validate.seed(s.seed),
         "size": _size(s.size),
-        "style_scale": validate.positive("style_scale", s.style_scale),
+        "style_scale": validate.positive("style_scale", s.style_scale, maximum=validate.MAX_STYLE_SCALE),
         "style_blend": _blend(s.style_blend),
         "preserve_color": _preserve_color(s.preserve_color),
         "scales": scales,
+        "tv_power": validate.choice("tv_power", s.tv_power, TV_POWERS),
+        "tv_reduction": validate.choice("tv_reduction", s.tv_reduction, TV_REDUCTIONS),
+        "image_units": validate.choice("image_units", s.image_units, IMAGE_UNITS),
+        "clamp": _flag("clamp", s.clamp),
+        "adam_betas": _betas(s.adam_betas),
+        "adam_eps": validate.positive("adam_eps", s.adam_eps),
+        "adam_eps_hat": _flag("adam_eps_hat", s.adam_eps_hat),
     }
     if not isinstance(s.network, NetworkSettings):
         raise ParameterError(f"network must be a stylelab.network.NetworkSettings; got {s.network!r}.")
@@ -205,6 +237,16 @@ def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ParameterError(f"{name} must be True or False; got {value!r}.")
     return value
+
+
+def _betas(betas: Any) -> Tuple[float, float]:
+    """Adam's two decay rates, each in [0, 1)."""
+    if isinstance(betas, (str, bytes, Mapping)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ParameterError(f"adam_betas must be a pair (beta1, beta2) such as (0.9, 0.999); got {betas!r}.")
+    values = tuple(validate.non_negative("each of adam_betas", b) for b in betas)
+    if any(b >= 1 for b in values):
+        raise ParameterError(f"adam_betas must each be below 1 (a decay rate); got {betas!r}.")
+    return values  # type: ignore[return-value]
 
 
 def _steps(steps: Any, scales: Optional[Tuple[int, ...]]) -> Union[int, Tuple[int, ...]]:

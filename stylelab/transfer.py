@@ -53,6 +53,7 @@ from typing import Any, List, Optional
 
 import torch
 
+from . import presets
 from .color import restore_colors
 from .errors import ParameterError
 from .images import resize
@@ -156,6 +157,22 @@ def stylize(
         layer_weighting: ``"channels"`` (default: each style layer's weight divided by
             :math:`N_l^2`, as in the authors' reference code and the PyTorch tutorial) or
             ``"paper"`` (eq. 7's layer weights as given); see :mod:`stylelab.objective`.
+        tv_power, tv_reduction: the TV term's form: squared (2, default) or absolute (1)
+            differences of neighbouring pixels, their ``"mean"`` (default) or ``"sum"``
+            (see :func:`~stylelab.tv_loss`).
+        image_units: ``"pixels"`` (default: the optimiser changes RGB values in [0, 1]) or
+            ``"network"`` (it changes the network's preprocessed input, as Gatys et al.'s
+            code, neural-style and d2l.ai do; the TV term then measures that too). With
+            L-BFGS this changes only the length of the first step; with Adam ``lr`` is in
+            these units.
+        clamp: project the pixels onto [0, 1] before every evaluation (default ``True``);
+            ``False`` lets them leave that range during the run (only the returned image
+            is clipped), as Gatys et al.'s code, neural-style and d2l.ai do.
+        adam_betas, adam_eps, adam_eps_hat: Adam's constants (default PyTorch's: (0.9,
+            0.999) and 1e-8); ``adam_eps_hat=True`` adds epsilon before the bias
+            correction, as Keras/TensorFlow's Adam does.
+        preset: the name of a well-known implementation whose conventions set every
+            setting not given here (see :mod:`stylelab.presets`; ``sl.presets.names()``).
 
     Returns:
         A :class:`StyleTransferResult`; ``result.image`` is ``(1, 3, H, W)`` in [0, 1].
@@ -179,7 +196,8 @@ def stylize(
 
 def settings_from(init: Any, options: dict) -> tuple:
     """``(TransferSettings, init image or None)`` from :func:`stylize`'s ``init`` and its other
-    setting keywords: an image given as ``init`` becomes ``init="image"`` beside the image."""
+    setting keywords (``preset`` among them, see :func:`stylelab.presets.settings`): an image
+    given as ``init`` becomes ``init="image"`` beside the image."""
     init_image = init if is_image(init) else None
     if init is not None and init_image is None and not (isinstance(init, str) and init in INIT_CHOICES[:3]):
         raise ParameterError(
@@ -188,7 +206,7 @@ def settings_from(init: Any, options: dict) -> tuple:
         )
     if init is not None:
         options = {**options, "init": "image" if init_image is not None else init}
-    return TransferSettings.from_options(**options), init_image
+    return presets.settings(**options), init_image
 
 
 def run(
@@ -233,12 +251,15 @@ def _run_level(prepared: Prepared, settings: TransferSettings, model: VGGFeature
         model, content, styles,
         content_layers=settings.content_layers, style_layers=settings.style_layer_weights, blend=prepared.blend,
         content_weight=settings.content_weight, style_weight=settings.style_weight, tv_weight=settings.tv_weight,
-        masks=masks, layer_weighting=settings.layer_weighting,
+        masks=masks, layer_weighting=settings.layer_weighting, tv_power=settings.tv_power,
+        tv_reduction=settings.tv_reduction, image_units=settings.image_units,
     )
     weights = {"content": settings.content_weight, "style": settings.style_weight, "tv": settings.tv_weight}
+    units = (model.normalize, model.denormalize) if settings.image_units == "network" else None
     return optimize(objective, start.to(model.device), optimizer=settings.optimizer, steps=steps,
                     lr=settings.learning_rate, line_search=settings.line_search, callback=callback,
-                    progress=progress, weights=weights)
+                    progress=progress, weights=weights, clamp=settings.clamp, units=units,
+                    adam_betas=settings.adam_betas, adam_eps=settings.adam_eps, adam_eps_hat=settings.adam_eps_hat)
 
 
 def _level_images(prepared: Prepared, settings: TransferSettings, shape: tuple) -> tuple:
@@ -276,6 +297,12 @@ def _record(settings: TransferSettings, prepared: Prepared, model: VGGFeatures, 
         "lr": settings.learning_rate,
         "line_search": settings.line_search if lbfgs else None,
         "layer_weighting": settings.layer_weighting,
+        "tv_power": settings.tv_power,
+        "tv_reduction": settings.tv_reduction,
+        "image_units": settings.image_units,
+        "clamp": settings.clamp,
+        "adam": None if lbfgs else {"betas": list(settings.adam_betas), "eps": settings.adam_eps,
+                                    "eps_hat": settings.adam_eps_hat},
         "init": settings.start_rule(prepared.content is not None),
         "seed": settings.seed,
         "size": list(prepared.shape),

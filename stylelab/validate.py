@@ -12,7 +12,10 @@ stylelab's documented exceptions with one sentence that names the problem and th
 * :class:`~stylelab.OutputPathError` (a ``ValueError``) for an output that cannot be
   written, or that would overwrite an input.
 
-Numpy integers are accepted wherever a Python ``int`` is.
+Numpy integers are accepted wherever a Python ``int`` is. Every number must be finite and
+within its range, so that no setting reaches the arithmetic as an overflow: loss and
+blend weights at most the largest float32 (:data:`FLOAT32_MAX`), ``lr`` at most
+:data:`MAX_LR`, ``style_scale`` at most :data:`MAX_STYLE_SCALE`.
 
 **Memory limit.** A run needs about :data:`BYTES_PER_PIXEL` bytes per output pixel (the
 network's activations and their gradients, float32, VGG-19 up to ``relu5_1``; measured
@@ -34,12 +37,16 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import MemoryLimitError, OutputPathError, ParameterError
+from .files import path_too_long
 from .layers import check_layer_names
 
 __all__ = [
     "whole_number",
     "non_negative",
     "positive",
+    "FLOAT32_MAX",
+    "MAX_LR",
+    "MAX_STYLE_SCALE",
     "seed",
     "layer_names",
     "style_layer_weights",
@@ -63,6 +70,17 @@ MEMORY_LIMIT_VARIABLE = "STYLELAB_MEMORY_LIMIT"
 _UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
           "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
 _SAVE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+#: The largest finite float32 (3.4e38): the objective is computed in float32, where a weight above it is infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Largest learning rate: pixels live in [0, 1], so any larger step only throws them to 0 or 1.
+MAX_LR = 1e3
+#: Largest ``style_scale``: style images 100 times the output's size (the memory check refuses far less).
+MAX_STYLE_SCALE = 100.0
+_WHY_AT_MOST = {
+    None: "above that, float32 arithmetic gives infinity",
+    "lr": "pixels live in [0, 1], so a larger step only throws them to 0 or 1",
+    "style_scale": "the style images would be that many times larger than the output",
+}
 
 
 # --------------------------------------------------------------------------- choices
@@ -80,8 +98,8 @@ def choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
 # --------------------------------------------------------------------------- numbers
 
 
-def whole_number(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an ``int`` >= ``minimum``: a Python or numpy integer, or a float with no fraction."""
+def whole_number(name: str, value: Any, minimum: int = 1, maximum: Optional[int] = None) -> int:
+    """``value`` as an ``int`` from ``minimum`` to ``maximum``: a Python or numpy integer, or a float with no fraction."""
     kind = "a positive whole number" if minimum == 1 else f"a whole number (at least {minimum})"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, float, np.floating)):
         raise ParameterError(f"{name} must be {kind}; got {value!r}.")
@@ -91,28 +109,62 @@ def whole_number(name: str, value: Any, minimum: int = 1) -> int:
     if number < minimum:
         reason = " (nothing would be optimised)" if name == "steps" else ""
         raise ParameterError(f"{name} must be at least {minimum}; got {number}{reason}.")
+    if maximum is not None and number > maximum:
+        raise ParameterError(f"{name} must be at most {maximum}; got {number}.")
     return number
 
 
-def non_negative(name: str, value: Any) -> float:
-    """``value`` as a finite ``float`` >= 0 (a loss weight, a blend weight)."""
+def _finite(name: str, value: Any, kind: str) -> float:
+    """``value`` as a finite ``float``: a Python or numpy number, not a bool or a string (``kind``: what
+    the message asks for, e.g. ``"a finite number >= 0"``)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ParameterError(f"{name} must be a number; got {value!r}.")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise ParameterError(f"{name} must be {kind}; got {_short(value)}.")
+    return number
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut in the middle when it is very long (a 400-digit int)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+
+
+def _at_most(name: str, number: float, value: Any, maximum: float) -> float:
+    if number > maximum:
+        why = _WHY_AT_MOST.get(name, _WHY_AT_MOST[None])
+        raise ParameterError(f"{name} must be at most {maximum:g}; got {_short(value)} ({why}).")
+    return number
+
+
+def non_negative(name: str, value: Any, maximum: float = FLOAT32_MAX) -> float:
+    """``value`` as a finite ``float`` from 0 to ``maximum`` (a loss weight, a blend weight).
+
+    The default maximum is the largest float32, :data:`FLOAT32_MAX`: the objective is
+    computed in float32, where a larger weight is infinite.
+    """
+    number = _finite(name, value, "a finite number >= 0")
+    if number < 0:
         raise ParameterError(
             f"{name} must be a finite number >= 0; got {value!r} (a negative weight would reward "
             "moving away from the target; use 0 to switch the term off)."
         )
-    return number
+    return _at_most(name, number, value, maximum)
 
 
-def positive(name: str, value: Any) -> float:
-    """``value`` as a finite ``float`` > 0 (a learning rate, a scale factor)."""
-    number = non_negative(name, value)
-    if number == 0:
+def positive(name: str, value: Any, maximum: float = FLOAT32_MAX) -> float:
+    """``value`` as a finite ``float`` above 0 and at most ``maximum`` (a learning rate, a scale factor).
+
+    Settings with a natural scale have their own maximum: :data:`MAX_LR`, :data:`MAX_STYLE_SCALE`.
+    """
+    number = _finite(name, value, "a finite number > 0")
+    if number <= 0:
         raise ParameterError(f"{name} must be greater than 0; got {value!r}.")
-    return number
+    return _at_most(name, number, value, maximum)
 
 
 def seed(value: Any) -> int:
@@ -294,12 +346,15 @@ def output_path(path: Any, inputs: Iterable[Any] = ()) -> Path:
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise OutputPathError(f"The output must be a file path such as 'out.png'; got {path!r}.")
     target = Path(path).expanduser()
+    too_long = path_too_long(target)
+    if too_long:
+        raise OutputPathError(too_long)
     if target.suffix.lower() not in _SAVE_SUFFIXES:
         raise OutputPathError(
             f"Cannot tell which format to save {target.name!r} in; end the file name with one of "
             f"{', '.join(_SAVE_SUFFIXES)}."
         )
-    if target.is_dir():
+    if os.path.isdir(target):  # os.path's tests never raise (a path too long for the system is "not there")
         raise OutputPathError(f"The output {str(target)!r} is a folder; give a file name inside it, e.g. {str(target / 'out.png')!r}.")
     for source in inputs:
         if isinstance(source, (str, os.PathLike)) and _same_file(Path(source).expanduser(), target):
@@ -307,20 +362,20 @@ def output_path(path: Any, inputs: Iterable[Any] = ()) -> Path:
                 f"The output {str(target)!r} is one of the input images; choose another output name so the input is kept."
             )
     folder = _existing_ancestor(target.parent)
-    if folder.exists() and not folder.is_dir():
+    if os.path.exists(folder) and not os.path.isdir(folder):
         raise OutputPathError(
             f"Cannot create {str(target)!r}: {str(folder)!r} is a file, not a folder; choose another output folder."
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"Cannot write in the folder {str(folder)!r} (no permission); choose another output folder.")
-    if target.exists() and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
+    if os.path.exists(target) and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
         raise OutputPathError(f"Cannot replace {str(target)!r} (no permission); choose another output name.")
     return target
 
 
 def _same_file(a: Path, b: Path) -> bool:
     try:
-        if a.exists() and b.exists():
+        if os.path.exists(a) and os.path.exists(b):
             return os.path.samefile(a, b)
         return a.resolve() == b.resolve()
     except OSError:
@@ -330,6 +385,6 @@ def _same_file(a: Path, b: Path) -> bool:
 def _existing_ancestor(folder: Path) -> Path:
     """The nearest folder (or file) at or above ``folder`` that exists."""
     current = folder if str(folder) else Path(".")
-    while not current.exists() and current != current.parent:
+    while not os.path.exists(current) and current != current.parent:
         current = current.parent
     return current

@@ -109,6 +109,7 @@ class VGGFeatures(nn.Module):
         if not any(normalize is choice or normalize == choice and type(normalize) is type(choice)
                    for choice in NORMALIZE_CHOICES):
             raise ValueError(f"normalize must be True, False or 'auto', not {normalize!r}.")
+        chosen = pick_device(device)  # before any long work: loading, normalising
         loaded = weights if isinstance(weights, VGGWeights) else load_weights(weights, seed=seed, preprocessing=preprocessing)
         self.architecture: Architecture = architecture(loaded.architecture)
         self.weights_source: str = loaded.source
@@ -135,7 +136,6 @@ class VGGFeatures(nn.Module):
             for name, module in self.layers.named_children():
                 if isinstance(module, nn.MaxPool2d):
                     setattr(self.layers, name, nn.AvgPool2d(2, 2))
-        chosen = pick_device(device)
         if precision == "float16" and chosen.type == "cpu":
             raise ValueError("precision='float16' is for GPUs; on the CPU use precision='bfloat16'.")
         self.precision = precision
@@ -163,7 +163,8 @@ class VGGFeatures(nn.Module):
         def measure() -> Dict[str, torch.Tensor]:
             return channel_means(self.iter_features, relus, calibration_images())
 
-        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure)
+        channels = {name: self.architecture.spec(name).out_channels for name in relus}
+        means = cached_means(weights_digest(loaded.state, self.preprocessing), measure, channels)
         rescale(self.convolutions(), {name.replace("relu", "conv"): means[name] for name in relus})
         self.normalized = True
 
@@ -219,6 +220,12 @@ class VGGFeatures(nn.Module):
             image = image.flip(1)
         return (image - self.mean) / self.scale
 
+    def denormalize(self, network_input: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalize`: ``(B, 3, H, W)`` network input back to RGB pixels
+        (in [0, 1] for any input that :meth:`normalize` made from such pixels)."""
+        image = network_input * self.scale + self.mean
+        return image.flip(1) if self.preprocessing == "caffe" else image
+
     def forward(self, image: torch.Tensor, layers: str | Iterable[str]) -> Dict[str, torch.Tensor]:
         """Activations of ``layers`` for ``image``.
 
@@ -234,9 +241,11 @@ class VGGFeatures(nn.Module):
         found = dict(self.iter_features(image, names))
         return {name: found[name] for name in names}
 
-    def iter_features(self, image: torch.Tensor, layers: str | Iterable[str]) -> Iterator[Tuple[str, torch.Tensor]]:
+    def iter_features(self, image: torch.Tensor, layers: str | Iterable[str], *,
+                      preprocessed: bool = False) -> Iterator[Tuple[str, torch.Tensor]]:
         """Yield ``(name, activations)`` for ``layers`` in network order, as the forward pass
-        reaches them, and stop after the deepest one.
+        reaches them, and stop after the deepest one. ``preprocessed``: ``image`` is already
+        the network's input (:meth:`normalize` of some pixels), not RGB pixels.
 
         A loss computed on each activation before asking for the next one is recorded in
         the autograd graph between the network's layers, so the backward pass meets it
@@ -250,7 +259,8 @@ class VGGFeatures(nn.Module):
         arch.check_input_size(image.shape[-2], image.shape[-1], names)
         wanted = set(names)
         last = max(arch.spec(name).index for name in names)
-        x = self.normalize(image.to(device=self.mean.device, dtype=self.mean.dtype))
+        x = image.to(device=self.mean.device, dtype=self.mean.dtype)
+        x = x if preprocessed else self.normalize(x)
         x = x.to(_PRECISIONS[self.precision])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -263,7 +263,7 @@ def load_weights(
         state, arch = _read(path)
         return VGGWeights(state, lowered if lowered != "auto" else "imagenet", _plain(preprocessing), architecture=arch.name)
     path = Path(choice).expanduser()
-    if not path.exists() and not any(sep in choice for sep in ("/", "\\", ".")):
+    if not os.path.exists(path) and not any(sep in choice for sep in ("/", "\\", ".")):
         raise WeightsFileError(
             f"Unknown weights choice {choice!r}; use 'auto', 'imagenet', 'imagenet-vgg16', 'caffe-vgg16', "
             "'random', 'random-vgg16' or the path of a .pth file."
@@ -323,8 +323,8 @@ def _imagenet_file(timeout: float, network: str) -> Path:
 
 
 def _read(path: Path) -> Tuple[Dict[str, torch.Tensor], Architecture]:
-    if not path.is_file():
-        what = "a folder" if path.is_dir() else "missing"
+    if not os.path.isfile(path):  # os.path's tests never raise (a name too long for the system is "missing")
+        what = "a folder" if os.path.isdir(path) else "not a regular file" if os.path.exists(path) else "missing"
         raise WeightsFileError(
             f"The weights file {str(path)!r} is {what}; pass the path of a .pth state-dict file, "
             "or weights='imagenet' / 'random'."
@@ -382,6 +382,12 @@ def _to_layer_names(raw: Mapping[str, torch.Tensor], origin: str) -> Tuple[Dict[
                     f"{origin!r} has no {param} for {layer.name} (torchvision key "
                     f"features.{layer.index}.{param}); it holds {sample}... so it is not a VGG-16 or "
                     "VGG-19 state dict: use torchvision's vgg16/vgg19 weights or their .features part."
+                )
+            if value.is_meta or value.layout != torch.strided or value.is_quantized:
+                kind = "meta" if value.is_meta else "quantised" if value.is_quantized else str(value.layout).split(".")[-1]
+                raise WeightsFileError(
+                    f"{origin!r} stores {layer.name}.{param} as a {kind} tensor, which holds no ordinary values; "
+                    "save the state dict of a model whose weights are loaded (dense, e.g. on the CPU)."
                 )
             if tuple(value.shape) != shape:
                 raise WeightsFileError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import pytest
@@ -75,6 +76,13 @@ CHANGES = {
     "scales": [24, 48],
     "line_search": False,
     "layer_weighting": "paper",
+    "tv_power": 1,
+    "tv_reduction": "sum",
+    "image_units": "network",
+    "clamp": False,
+    "adam_betas": (0.5, 0.9),
+    "adam_eps": 1e-3,
+    "adam_eps_hat": True,
 }
 
 
@@ -201,8 +209,8 @@ def test_stopped_and_interrupted_runs_are_not_cached(cache, content, style, mode
 
 
 def test_diverged_run_is_not_cached(cache, content, style, model):
-    with pytest.warns(RuntimeWarning):
-        result = cache.stylize(content, style, model=model, style_weight=1e39, **SMALL)
+    with pytest.warns(RuntimeWarning):  # the tv loss becomes infinite at evaluation 3
+        result = cache.stylize(content, style, model=model, tv_weight=3e38, init="noise", **SMALL)
     assert result.status == "diverged" and len(cache) == 0
 
 
@@ -267,3 +275,186 @@ def test_weights_changed_in_place_are_a_different_model(cache, content, style):
     next(model.parameters()).data.mul_(0.5)  # .data bypasses PyTorch's version counter
     assert cache.key(content, style, model=model, **SMALL) == key
     assert cache.stylize(content, style, model=model, **SMALL) is not None and cache.last_hit
+
+
+# --------------------------------------------------------------------------- entries are not trusted (issue 20)
+
+KEY = "0123456789abcdef" * 2
+DESCRIPTION = {"format": 4, "content": "ab" * 32, "settings": {"steps": 3, "style_weight": 1e6}}
+
+
+def _result(image=None, evaluations=3, status="completed"):
+    image = torch.rand(1, 3, 5, 7) if image is None else image
+    history = {"total": [3.0, 2.0, 1.0][:evaluations], "time": [0.1, 0.2, 0.3][:evaluations]}
+    return sl.StyleTransferResult(image=image, history=history, config={"size": list(image.shape[-2:])},
+                                  best_step=evaluations, steps=2, evaluations=evaluations, seconds=0.3,
+                                  status=status, message="Completed.")
+
+
+def _rewrite(cache, *, meta=None, array=None):
+    """Change an entry's files, keeping its checksum right, so that only the check under test can see it."""
+    import hashlib
+    import io
+
+    import numpy as np
+
+    image_path, meta_path = cache.paths(KEY)
+    stored = json.loads(meta_path.read_text())
+    if array is not None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        image_path.write_bytes(buffer.getvalue())
+        stored["image_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+        stored["shape"] = list(array.shape)
+        stored["config"]["size"] = list(array.shape[2:]) if array.ndim == 4 else stored["config"]["size"]
+    if meta is not None:
+        meta(stored)
+    meta_path.write_text(stored if isinstance(stored, str) else json.dumps(stored))
+
+
+TAMPERING = {
+    # the image
+    "nan_pixels": dict(array=torch.full((1, 3, 5, 7), float("nan")).numpy()),
+    "value_7": dict(array=torch.full((1, 3, 5, 7), 7.0).numpy()),
+    "negative": dict(array=torch.full((1, 3, 5, 7), -0.5).numpy()),
+    "zero_by_zero": dict(array=torch.zeros(1, 3, 0, 0).numpy()),
+    "wrong_shape": dict(array=torch.rand(1, 3, 7, 5).numpy()),  # the run makes 5x7
+    "one_channel": dict(array=torch.rand(1, 1, 5, 7).numpy()),
+    "float64": dict(array=torch.rand(1, 3, 5, 7).double().numpy()),
+    # the history and counters
+    "short_history": dict(meta=lambda m: m["history"].update(total=[1.0])),
+    "history_not_numbers": dict(meta=lambda m: m["history"].update(total=["a", "b", "c"])),
+    "no_total": dict(meta=lambda m: m["history"].pop("total")),
+    "best_step_beyond": dict(meta=lambda m: m.update(best_step=99)),
+    "zero_evaluations": dict(meta=lambda m: m.update(evaluations=0)),
+    "negative_seconds": dict(meta=lambda m: m.update(seconds=-1.0)),
+    "bool_steps": dict(meta=lambda m: m.update(steps=True)),
+    "stopped_status": dict(meta=lambda m: m.update(status="stopped")),
+    # the JSON itself
+    "no_marker": dict(meta=lambda m: m.pop("written_by")),
+    "other_key": dict(meta=lambda m: m.update(key="f" * 32)),
+    "other_settings": dict(meta=lambda m: m.update(settings={"steps": 4})),
+    "config_not_a_dict": dict(meta=lambda m: m.update(config=[1, 2])),
+    "bad_run_settings": dict(meta=lambda m: m.update(run_settings={"steps": -3})),
+    "checksum_missing": dict(meta=lambda m: m.pop("image_sha256")),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(TAMPERING))
+def test_an_entry_that_no_run_makes_is_a_miss_never_a_hit(cache, damage):
+    # Before issue 20 NaN, 7.0 or a 0x0 image came back as a completed hit.
+    assert cache.save(KEY, _result(), settings=DESCRIPTION)
+    assert cache.load(KEY, DESCRIPTION, (5, 7)) is not None  # the untouched entry is a hit
+    _rewrite(cache, **TAMPERING[damage])
+    with pytest.warns(RuntimeWarning, match="Ignoring the damaged cache entry") as caught:
+        assert cache.load(KEY, DESCRIPTION, (5, 7)) is None
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "[1, 2]", "null", "\"text\"", "{", "\xff\xfe", "[" * 5000])
+def test_a_json_that_the_cache_did_not_write_is_a_miss(cache, text):
+    cache.save(KEY, _result(), settings=DESCRIPTION)
+    meta_path = cache.paths(KEY)[1]
+    if text == "NaN":  # a NaN token in an otherwise perfect entry: json.loads would accept it
+        meta_path.write_text(meta_path.read_text().replace('"total": [3.0', '"total": [NaN'))
+    else:
+        meta_path.write_bytes(text.encode("latin-1"))
+    with pytest.warns(RuntimeWarning, match="Ignoring the damaged cache entry"):
+        assert cache.load(KEY, DESCRIPTION, (5, 7)) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+@pytest.mark.parametrize("which", ["json", "npy"])
+def test_a_named_pipe_in_the_cache_folder_does_not_hang(cache, which):
+    # Before issue 20 reading <key>.json waited forever for a writer that never came.
+    import threading
+
+    cache.save(KEY, _result(), settings=DESCRIPTION)
+    path = cache.paths(KEY)[0 if which == "npy" else 1]
+    path.unlink()
+    os.mkfifo(path)
+    outcome = {}
+
+    def load():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome["result"] = cache.load(KEY, DESCRIPTION, (5, 7))
+            outcome["warnings"] = [str(w.message) for w in caught]
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # the old code: free it before failing
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    assert not worker.is_alive() and outcome["result"] is None
+    assert len(outcome["warnings"]) == 1 and "is a named pipe (FIFO)" in outcome["warnings"][0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="a POSIX device")
+def test_a_link_to_a_device_is_refused_before_it_is_read(cache):
+    # Before issue 20 a <key>.json linked to /dev/zero was read until the memory ran out.
+    cache.save(KEY, _result(), settings=DESCRIPTION)
+    for path in cache.paths(KEY):
+        path.unlink()
+        os.symlink("/dev/zero", path)
+    with pytest.warns(RuntimeWarning, match="is a device, not a file stylelab wrote"):
+        assert cache.load(KEY, DESCRIPTION, (5, 7)) is None
+    assert len(cache) == 0 and cache.clear() == 0
+    assert all(os.path.islink(p) for p in cache.paths(KEY))  # not ours: left alone
+
+
+def test_an_oversized_entry_is_not_read(cache, monkeypatch):
+    cache.save(KEY, _result(), settings=DESCRIPTION)
+    monkeypatch.setattr(sl.cache, "META_LIMIT", 100)  # a .json larger than any entry's
+    with pytest.warns(RuntimeWarning, match="more than such a file can hold"):
+        assert cache.load(KEY, DESCRIPTION, (5, 7)) is None
+
+
+def test_clear_deletes_only_what_the_cache_wrote(cache):
+    # Before issue 20 clear() deleted every *.json and *.npy in the folder, the user's own too.
+    import numpy as np
+
+    cache.save(KEY, _result(), settings=DESCRIPTION)
+    cache.save("f" * 32, _result(), settings=DESCRIPTION)
+    (cache.folder / ("e" * 32 + ".npy")).write_bytes(cache.paths(KEY)[0].read_bytes())  # an orphaned image
+    (cache.folder / ".ffffffffffffffffffffffffffffffff.json.ab12cd34.tmp").write_text("x")  # format 3's temporary file
+    mine = {"notes.json": b"{}", "data.npy": None, "a" * 32 + ".json": b'{"key": "mine"}',
+            "b" * 32 + ".npy": None, ".hidden.tmp": b"x", "README": b"hello"}
+    for name, data in mine.items():
+        if data is None:
+            np.save(cache.folder / name, np.arange(3))
+        else:
+            (cache.folder / name).write_bytes(data)
+    assert len(cache) == 2
+    assert cache.clear() == 2 and len(cache) == 0
+    assert sorted(p.name for p in cache.folder.iterdir()) == sorted(mine)
+
+
+def test_entries_follow_the_umask(tmp_path):
+    # Before issue 20 entries were written 0600: a cache an instructor built was unreadable to students.
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        cache = ResultCache(tmp_path / "shared" / "cache")
+        cache.save(KEY, _result(), settings=DESCRIPTION)
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [cache.folder, *cache.paths(KEY)]}
+    assert modes == {"cache": 0o755, f"{KEY}.npy": 0o644, f"{KEY}.json": 0o644}
+
+
+@pytest.mark.slow  # more than half a second on a 2-core CPU
+def test_an_invalid_entry_is_recomputed_and_replaced(cache, content, style, model):
+    first = cache.stylize(content, style, model=model, **SMALL)
+    key = cache.key(content, style, model=model, **SMALL)
+    image_path, meta_path = cache.paths(key)
+    meta = json.loads(meta_path.read_text())
+    meta["history"]["total"] = meta["history"]["total"][:1]  # a history that does not fit
+    meta_path.write_text(json.dumps(meta))
+    with pytest.warns(RuntimeWarning, match="loss history does not hold 3 finite values"):
+        again = cache.stylize(content, style, model=model, **SMALL)
+    assert not cache.last_hit and torch.equal(again.image, first.image)
+    rewritten = json.loads(meta_path.read_text())["history"]
+    assert {k: v for k, v in rewritten.items() if k != "time"} == json.loads(json.dumps(
+        {k: v for k, v in first.history.items() if k != "time"}))  # the same run again, its own clock

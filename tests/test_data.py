@@ -65,7 +65,7 @@ def test_fetch_image_downloads_once_and_checks_hash(server, tmp_path, monkeypatc
     Image.new("RGB", (4, 4)).save(folder / "other.png")
     with pytest.raises(sl.DownloadError, match="SHA-256"):
         sl.data.fetch_image(f"{url}/other.png", sha256="0" * 64)
-    assert not any(p.suffix == ".part" for p in (tmp_path / "cache" / "images").iterdir())
+    assert not any(sl.files.is_temporary(p.name) or p.suffix == ".part" for p in (tmp_path / "cache" / "images").iterdir())
 
 
 def test_download_errors_are_clear(server, tmp_path):

@@ -56,6 +56,18 @@ def test_tv_loss_constant_and_ramp():
         sl.tv_loss(torch.zeros(1, 3, 1, 5))
 
 
+def test_tv_loss_absolute_and_summed_forms():
+    ramp = (torch.arange(6.0) * 0.1).expand(1, 3, 4, 6)  # 3 * 4 * 5 horizontal steps of 0.1, no vertical ones
+    assert sl.tv_loss(ramp, power=1) == pytest.approx(0.1)
+    assert sl.tv_loss(ramp, reduction="sum") == pytest.approx(60 * 0.01)
+    assert sl.tv_loss(ramp, power=1, reduction="sum") == pytest.approx(60 * 0.1)
+    step = torch.zeros(1, 1, 2, 4)
+    step[..., 2:] = 1.0  # one jump of 1 per row: squaring and absolute value agree on it
+    assert sl.tv_loss(step, power=1) == sl.tv_loss(step) == pytest.approx(2 / 6)
+    with pytest.raises(ValueError, match="power 2 or 1"):
+        sl.tv_loss(ramp, power=3)
+
+
 def test_style_loss_zero_for_same_statistics_and_shape_check():
     f = torch.randn(1, 4, 5, 5)
     shuffled = f.reshape(1, 4, 25)[:, :, torch.randperm(25)].reshape(1, 4, 5, 5)

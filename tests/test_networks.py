@@ -154,7 +154,7 @@ def test_normalised_networks_agree_whatever_the_scale_of_their_weights(tmp_path,
     assert ratio == pytest.approx(255, rel=1e-3)  # unnormalised, the scale shows everywhere
     assert plain.normalized and "normalized=True" in repr(plain)
     # the calibration is cached by the weights' values: the second model reads it back
-    assert len(list((tmp_path / "normalization").glob("*.pt"))) == 2
+    assert len(list((tmp_path / "normalization").glob("*.json"))) == 2
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU

@@ -75,3 +75,54 @@ def test_blocked_gradients_are_zeroed_at_the_bounds_only():
     image.grad = torch.tensor([[[[1.0, -1.0, 1.0, -1.0]]]])
     zero_blocked_gradient(image)
     assert image.grad.tolist() == [[[[0.0, 0.0, 1.0, -1.0]]]]
+
+
+def test_without_clamp_the_pixels_may_leave_the_unit_range_but_the_result_is_clipped():
+    seen = []
+    result = optimize(lambda image: {"total": -(image.sum())}, torch.rand(1, 3, 4, 4), optimizer="adam", lr=0.5,
+                      steps=8, progress=False, clamp=False, callback=lambda n, image, losses: seen.append(losses["total"]))
+    assert seen[-1] < -48  # the sum of 48 pixels passed 48: they went above 1
+    assert result.image.max() == 1.0  # the returned picture is clipped
+
+
+def test_other_units_change_lbfgs_first_step_only_by_their_scale():
+    # L-BFGS on 10 * x: its first step is 10 times shorter in x; from there on, the same path.
+    scale = 10.0
+    plain, scaled = [], []
+    optimize(_objective, torch.zeros(1, 3, 4, 4), steps=6, line_search=False, progress=False, clamp=False,
+             callback=lambda n, image, losses: plain.append(losses["total"]))
+    optimize(lambda y: _objective(y / scale), torch.zeros(1, 3, 4, 4), steps=6, line_search=False, progress=False,
+             clamp=False, units=(lambda x: x * scale, lambda y: y / scale),
+             callback=lambda n, image, losses: scaled.append(losses["total"]))
+    step = TARGET.sum()  # the first gradient is -2 * TARGET; L-BFGS's first step has L1 length 1
+    first = lambda length: ((TARGET * (1 - length / step)) ** 2).sum().item()  # noqa: E731
+    assert plain[1] == pytest.approx(first(1.0), rel=1e-5) and scaled[1] == pytest.approx(first(1 / scale), rel=1e-5)
+    assert plain[0] == scaled[0] and plain[1] != scaled[1]
+
+
+def test_units_keep_the_bounds_of_the_pixels():
+    # In units 2x - 1, the pixels' bounds [0, 1] are [-1, 1]: the projection still keeps the pixels in [0, 1].
+    seen = []
+    optimize(lambda y: {"total": y[:, 0].sum() - y[:, 1].sum()}, torch.full((1, 3, 4, 4), 0.5),
+             optimizer="adam", lr=0.5, steps=6, progress=False, units=(lambda x: 2 * x - 1, lambda y: (y + 1) / 2),
+             callback=lambda n, image, losses: seen.append(losses["total"]))
+    assert min(seen) == -32.0  # red went to pixel 0 (-1 in these units), green to 1 (+1), and no further
+
+
+def test_keras_epsilon_is_added_before_the_bias_correction():
+    # Keras's Adam: x -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), written out by hand.
+    lr, (b1, b2), eps = 0.05, (0.99, 0.999), 0.1
+    x, m, v, expected = torch.zeros(1, 3, 4, 4), 0.0, 0.0, []
+    for t in range(1, 5):
+        expected.append(x.clone())
+        grad = 2 * (x - TARGET)
+        m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad ** 2
+        x = x - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (v.sqrt() + eps)
+    seen = []
+    optimize(_objective, torch.zeros(1, 3, 4, 4), optimizer="adam", lr=lr, steps=4, progress=False, adam_betas=(b1, b2),
+             adam_eps=eps, adam_eps_hat=True, callback=lambda n, image, losses: seen.append(image.clone()))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(seen, expected))
+    plain = []
+    optimize(_objective, torch.zeros(1, 3, 4, 4), optimizer="adam", lr=lr, steps=4, progress=False, adam_betas=(b1, b2),
+             adam_eps=eps, callback=lambda n, image, losses: plain.append(image.clone()))
+    assert not torch.allclose(plain[1], expected[1], atol=1e-4)  # PyTorch's place for epsilon is another path

@@ -149,10 +149,14 @@ def test_keyboard_interrupt_returns_best_image_so_far(content, style, model, sma
     assert result.best_step == 1 + result.history["total"].index(min(result.history["total"]))
 
 
-def test_non_finite_loss_stops_with_a_cause(content, style, model, small_run):
-    with pytest.warns(RuntimeWarning, match="style loss became infinite.*style_weight=1e\\+39 is too large"):
-        result = small_run(content, style, style_weight=1e39)
-    assert result.status == "diverged" and torch.equal(result.image, content)
+def test_non_finite_loss_stops_with_a_cause(content, style, small_run):
+    # A weight beyond float32 is refused before any work (issue 20); a weight within it can still make the
+    # loss infinite, and the run stops with the best image and the cause.
+    with pytest.raises(sl.ParameterError, match="style_weight must be at most 3.40282e\\+38; got 1e\\+39"):
+        small_run(content, style, style_weight=1e39)
+    with pytest.warns(RuntimeWarning, match="tv loss became infinite at evaluation 3: tv_weight=3e\\+38 is too large"):
+        result = small_run(content, style, tv_weight=3e38, init="noise", steps=5)
+    assert result.status == "diverged" and result.evaluations == 2 and bool(torch.isfinite(result.image).all())
 
 
 @pytest.mark.parametrize(

@@ -168,3 +168,49 @@ def test_choices_are_refused_before_any_work_with_the_allowed_values_named(conte
         sl.stylize(content, style, model=model, steps=1, progress=False, normalize=True)
     with pytest.raises(ValueError, match="normalize must be True, False or 'auto'"):
         sl.VGGFeatures(weights="/nonexistent/weights.pth", normalize=1.5)  # refused before reading any file
+
+
+# --------------------------------------------------------------------------- every number finite and in range (issue 20)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr": 1e300}, "lr must be at most 1000; got 1e+300 (pixels live in [0, 1]"),
+        ({"lr": 1e39, "optimizer": "adam"}, "lr must be at most 1000; got 1e+39"),
+        ({"lr": -1.0}, "lr must be greater than 0; got -1.0."),
+        ({"lr": 10**400}, "lr must be a finite number > 0; got 10000000000000000000...0000000000."),
+        ({"style_scale": 1e300}, "style_scale must be at most 100; got 1e+300"),
+        ({"style_scale": np.float64("inf")}, "style_scale must be a finite number > 0; got np.float64(inf)."),
+        ({"style_weight": 1e39}, "style_weight must be at most 3.40282e+38; got 1e+39 (above that, float32"),
+        ({"content_weight": 1e300}, "content_weight must be at most 3.40282e+38"),
+        ({"tv_weight": np.float64(1e308)}, "tv_weight must be at most 3.40282e+38"),
+        ({"style_layers": {"relu1_1": 1e39}}, "the weight of style layer relu1_1 must be at most 3.40282e+38"),
+        ({"style_blend": [1e308]}, "every style_blend weight must be at most 3.40282e+38"),
+    ],
+)
+def test_every_number_is_finite_and_in_its_range(kwargs, message):
+    # Before issue 20: "RuntimeError: value cannot be converted to type float without overflow" from inside
+    # the optimiser (lr), an OverflowError (style_scale), and a weight of 1e39 turned infinite in float32.
+    with pytest.raises(sl.ParameterError) as info:
+        sl.settings.TransferSettings.from_options(**kwargs)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.slow  # two runs
+def test_the_largest_values_in_range_still_run(content, style, small_run):
+    assert small_run(content, style, lr=validate.MAX_LR, steps=2).status in ("completed", "no_progress")
+    assert small_run(content, style, style_weight=validate.FLOAT32_MAX, steps=2).image.isfinite().all()
+
+
+@pytest.mark.parametrize("argument", [["--lr", "1e300"], ["--lr", "1e39"], ["--content-weight", "1e300"],
+                                      ["--style-weight", "1e39"], ["--lr", "inf"]])
+def test_the_command_line_refuses_them_in_one_line(tmp_path, capsys, argument):
+    from stylelab.__main__ import main
+
+    photo = sl.data.example_path("chelsea")
+    code = main([str(photo), str(sl.data.example_path("swirls")), "-o", str(tmp_path / "out.png"), "--quiet",
+                 "--weights", "random", "--size", "16", "--steps", "1", *argument])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "must be" in err[0]
+    assert not (tmp_path / "out.png").exists()

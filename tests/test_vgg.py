@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import stylelab as sl
+from stylelab.weights import VGGWeights
 
 
 def test_outputs_in_requested_order_with_shapes(model):
@@ -92,3 +93,14 @@ def test_device_choice(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             sl.pick_device("cuda")
+
+
+
+@pytest.mark.parametrize("preprocessing", ["torchvision", "caffe"])
+def test_denormalize_inverts_normalize(model, preprocessing):
+    state = {f"{name}.{part}": getattr(conv, part).detach() for name, conv in model.convolutions() for part in ("weight", "bias")}
+    weights = VGGWeights(state=state, source="test", preprocessing=preprocessing, note="", architecture=model.architecture.name)
+    net = sl.VGGFeatures(weights, device="cpu", normalize=False)
+    image = torch.rand(1, 3, 5, 6)
+    assert net.preprocessing == preprocessing
+    assert torch.allclose(net.denormalize(net.normalize(image)), image, atol=1e-5)

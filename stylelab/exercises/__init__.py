@@ -12,16 +12,18 @@ and with the mistakes learners often make, and prints one verdict:
 
 * ``passed`` - the function gives the right values (and gradients, where it matters);
 * ``failed`` - with the name of the mistake it recognised (``CheckResult.mistake``, e.g.
-  ``"sum_instead_of_mean"``) and a sentence on how to fix it, or else the first case
-  where the answer differs;
+  ``"sum_instead_of_mean"``; several that come together are each named,
+  ``"gram_not_normalised+sum_instead_of_mean"``) and a sentence on how to fix each, or else
+  the first case where the answer differs;
 * ``not attempted`` - the stub still raises ``NotImplementedError``.
 
 Each call of the learner's function has a time limit (:data:`TIME_LIMIT`, 10 s; the cases
 are tiny): an answer that loops forever gets the verdict ``too_slow`` instead of hanging
-the kernel. A checker never raises into the notebook, whatever the learner's code does, so an
-unsolved notebook still runs top to bottom; the lessons go on with stylelab's own
-functions. The verdict is also returned as a :class:`CheckResult` (``.passed``,
-``.status``, ``.mistake``, ``.message``).
+the kernel (:mod:`.limits` says what an in-kernel limit can and cannot stop). A checker
+never raises into the notebook, whatever the learner's code does or raises (any
+``BaseException``) or returns, so an unsolved notebook still runs top to bottom; the
+lessons go on with stylelab's own functions. The verdict is also returned as a
+:class:`CheckResult` (``.passed``, ``.status``, ``.mistake``, ``.mistakes``, ``.message``).
 
 The exercises, by lesson (``sl.exercises.EXERCISES``):
 
@@ -39,14 +41,20 @@ The exercises, by lesson (``sl.exercises.EXERCISES``):
 06      ``guided_gram``               Gram matrix of the region a mask selects
 ======  ============================  =================================================
 
-The package, one module per job: :mod:`.checking` (verdicts, time limit, safe calls),
+The package, one module per job: :mod:`.checking` (verdicts, safe calls, the gradient
+check), :mod:`.limits` (the time limit), :mod:`.mistakes` (naming combined mistakes),
 ``lesson01`` to ``lesson06`` (each lesson's checkers), :mod:`.registry` (the exercises by
-name, :func:`check`, :func:`solution`) and :mod:`.cli` (``python -m stylelab.exercises``).
+name, :func:`check`, :func:`solution`), :mod:`.cli` (``python -m stylelab.exercises``), and
+for graded classes :mod:`.policy` (the rules of graded answers), :mod:`.sandbox` and
+:mod:`.grader` (the check outside the student's kernel), :mod:`.integrity` and
+:mod:`.autograde` (nbgrader's autograder scoring from it).
 
 Instructors: :func:`solution` prints the reference answer (the files in
-``notebooks/solutions/``, loadable with ``%load``). For a class, the same exercises become
-nbgrader assignments whose autograder cells call :func:`check`: see
-:mod:`stylelab.classroom` (``python -m stylelab.classroom build-course course/``).
+``notebooks/solutions/`` of a clone, or the folder ``STYLELAB_SOLUTIONS`` names; the
+installed package carries none). For a class, the same exercises become nbgrader
+assignments whose score is decided outside the students' kernels: see
+:mod:`stylelab.classroom` (``python -m stylelab.classroom build-course course/``) and
+notebooks/INSTRUCTORS.md, "How grading works".
 """
 
 
@@ -56,7 +64,7 @@ import sys
 import types
 from typing import Any
 
-from . import checking
+from . import checking, limits
 from .checking import CheckResult
 from .cli import main
 from .lesson01 import check_output_shape
@@ -92,7 +100,8 @@ __all__ = [
 
 
 class _Package(types.ModuleType):
-    """``sl.exercises.TIME_LIMIT`` reads and sets the limit the checkers use (:data:`.checking.TIME_LIMIT`)."""
+    """``sl.exercises.TIME_LIMIT`` reads and sets the limit the checkers use (:data:`.checking.TIME_LIMIT`);
+    setting anything but a number of seconds above 0 raises :class:`~stylelab.errors.ParameterError`."""
 
     @property
     def TIME_LIMIT(self) -> float:  # noqa: N802 - the documented name of a setting
@@ -100,7 +109,7 @@ class _Package(types.ModuleType):
 
     @TIME_LIMIT.setter
     def TIME_LIMIT(self, seconds: Any) -> None:  # noqa: N802
-        checking.TIME_LIMIT = seconds
+        checking.TIME_LIMIT = limits.validated(seconds)
 
 
 sys.modules[__name__].__class__ = _Package

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from ..errors import SolutionsUnavailableError
 from .registry import EXERCISES, solution
 
 __all__ = ["GRADING_MOVED", "main"]
@@ -33,7 +34,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{exercise.lesson}  {exercise.name:<24} {exercise.summary}")
         return 0
     if args.command == "solution":
-        solution(args.name)
+        try:
+            solution(args.name)
+        except SolutionsUnavailableError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     print(GRADING_MOVED, file=sys.stderr)
     return 2

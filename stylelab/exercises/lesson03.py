@@ -7,8 +7,9 @@ from typing import Callable, Tuple
 import torch
 
 from .. import losses
-from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, fmt, gradient_flows, match_mistakes,
+from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, fmt, gradient_matches,
                        require_tensor, scalar, seeded)
+from .mistakes import diagnose, right, squaring, wrong
 
 __all__ = ["check_gram_matrix", "check_style_loss"]
 
@@ -20,11 +21,30 @@ def _gram(features: torch.Tensor) -> torch.Tensor:
     return losses.gram_matrix(features)  # the reference answer is stylelab's own
 
 
-def _gram_channels_last(features: torch.Tensor) -> torch.Tensor:
-    # reshape(B, H*W, C) reads the channels-first memory as if channels were last
+def _raw_gram(features: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """``F F^T`` not yet divided; ``channels_last``: F read with reshape(B, H*W, C), as if channels were last."""
     b, c, h, w = features.shape
-    flat = features.reshape(b, h * w, c)
-    return flat.transpose(1, 2) @ flat / (h * w)
+    if channels_last:
+        flat = features.reshape(b, h * w, c)
+        return flat.transpose(1, 2) @ flat
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2)
+
+
+def _gram_aspects(features: torch.Tensor) -> list:
+    """The Gram matrix as F F^T (F read right or as if channels were last) divided by a number; the known mistakes."""
+    b, c, h, w = features.shape
+    return [
+        [right(False),
+         wrong(True, "channels_last_reshape", "the shape is right but the values are scrambled: reshape(B, H*W, C) "
+               "reads the tensor as if channels were last, but they come first. Use F = features.reshape(B, C, H * W), "
+               "then F @ F^T.")],
+        [right(h * w),
+         wrong(1, "not_normalised", f"your Gram matrix is not divided by H*W (here {h * w}): without it the values "
+               "grow with the image size. Divide F F^T by the number of positions, height * width."),
+         wrong(c * h * w, "normalised_by_chw", "you divided by C*H*W (as the PyTorch tutorial does); stylelab's Gram "
+               "matrix divides by H*W only, the number of positions, so each entry is an average over positions.")],
+    ]
 
 
 @checker("gram_matrix")
@@ -52,24 +72,14 @@ def check_gram_matrix(gram_matrix: Callable[[torch.Tensor], torch.Tensor]) -> st
         raise Fail("wrong_shape", f"for {inputs} the Gram matrix should have shape ({b}, {c}, {c}); yours has {shape}.")
     expected = _gram(features)
     if not close(out, expected):
-        match_mistakes(out, [
-            ("not_normalised", expected * (h * w),
-             f"your Gram matrix is not divided by H*W (here {h * w}): without it the values grow with the image "
-             "size. Divide F F^T by the number of positions, height * width."),
-            ("normalised_by_chw", expected / c,
-             "you divided by C*H*W (as the PyTorch tutorial does); stylelab's Gram matrix divides by H*W only, "
-             "the number of positions, so each entry is an average over positions."),
-            ("channels_last_reshape", _gram_channels_last(features),
-             "the shape is right but the values are scrambled: reshape(B, H*W, C) reads the tensor as if "
-             "channels were last, but they come first. Use F = features.reshape(B, C, H * W), then F @ F^T."),
-        ])
+        diagnose(out, _gram_aspects(features), lambda flatten, divide: _raw_gram(features, flatten) / divide)
         raise Fail("wrong_value", f"for {inputs} your Gram matrix differs from F F^T / (H*W) (largest "
                     f"difference {float((out.detach().double() - expected.double()).abs().max()):.3g}).")
     batch = torch.rand(2, 3, 2, 4, generator=seeded(4))
     batch_works(function, batch, _gram(batch), what="gram_matrix",
                 fix="Keep the batch dimension through the reshape: features.reshape(B, C, H * W), then multiply "
                     "with its transpose over the last two dimensions (@ or torch.bmm).")
-    gradient_flows(function, (features,), "gram_matrix", inputs)
+    gradient_matches(function, (features,), _gram, what="gram_matrix", inputs=inputs)
     return "shape (B, C, C), F F^T divided by H*W, and it works for batches too."
 
 
@@ -78,6 +88,39 @@ def _style_case() -> Tuple[torch.Tensor, torch.Tensor]:
     generated = torch.rand(1, 4, 3, 5, generator=g)
     style = torch.rand(1, 4, 6, 2, generator=g) * 2  # another image size: the Gram matrix is still 4 x 4
     return generated, _gram(style)
+
+
+def _style_aspects(features: torch.Tensor, c: int) -> list:
+    """The style loss as a reduction of an elementwise function of G - A, perhaps rooted; the known mistakes of each
+    step, and of the Gram matrix G the learner's own gram_matrix may give."""
+    b, _, h, w = features.shape
+    return [
+        [right(_gram(features)),
+         wrong(_raw_gram(features), "gram_not_normalised", "the Gram matrix of the generated features is not divided "
+               "by H*W, so it cannot match the target, which is. If you call your own gram_matrix, run "
+               "check_gram_matrix on it first."),
+         wrong(_gram(features) / c, "gram_normalised_by_chw", "the Gram matrix of the generated features is divided "
+               "by C*H*W; the target's is divided by H*W only. If you call your own gram_matrix, run "
+               "check_gram_matrix on it first."),
+         wrong(_raw_gram(features, True) / (h * w), "gram_channels_last", "the Gram matrix of the generated features "
+               "is scrambled (reshape(B, H*W, C) reads channels as if they were last). If you call your own "
+               "gram_matrix, run check_gram_matrix on it first.")],
+        squaring(" of the Gram matrices", "((G - A) ** 2).mean()"),
+        [right(torch.mean),
+         wrong(torch.sum, "sum_instead_of_mean", f"you summed the squared differences over the {c}x{c} Gram entries; "
+               "stylelab takes their mean (.mean() instead of .sum()), so that layers with more channels do not "
+               "dominate."),
+         wrong(lambda d: d.mean() / 4, "paper_quarter", "you included the paper's factor 1/4 (E_l = 1/(4 N^2 M^2) "
+               "sum (G - A)^2). With Gram matrices already divided by H*W, stylelab's style loss is the plain mean "
+               "of (G - A)^2, which equals 4 E_l.")],
+        [right(False),
+         wrong(True, "square_root", "you took the square root of the mean squared difference; leave the root out.")],
+    ]
+
+
+def _style_variant(diff: torch.Tensor, elementwise, reduce, root: bool) -> torch.Tensor:
+    value = reduce(elementwise(diff))
+    return value.sqrt() if root else value
 
 
 @checker("style_loss")
@@ -97,26 +140,8 @@ def check_style_loss(style_loss: Callable[[torch.Tensor, torch.Tensor], torch.Te
     diff = _gram(features) - target
     expected = diff.pow(2).mean()
     if not close(value, expected):
-        raw = features.reshape(b, c, h * w)
-        match_mistakes(value, [
-            ("sum_instead_of_mean", diff.pow(2).sum(),
-             f"you summed the squared differences over the {c}x{c} Gram entries; stylelab takes their mean "
-             "(.mean() instead of .sum()), so that layers with more channels do not dominate."),
-            ("paper_quarter", diff.pow(2).mean() / 4,
-             "you included the paper's factor 1/4 (E_l = 1/(4 N^2 M^2) sum (G - A)^2). With Gram matrices "
-             "already divided by H*W, stylelab's style loss is the plain mean of (G - A)^2, which equals 4 E_l."),
-            ("not_squared", diff.mean(),
-             "you averaged the plain differences of the Gram matrices, which can cancel out. Square them first: "
-             "((G - A) ** 2).mean()."),
-            ("absolute_error", diff.abs().mean(),
-             "you averaged the absolute differences; the style loss squares them: ((G - A) ** 2).mean()."),
-            ("square_root", diff.pow(2).mean().sqrt(),
-             "you took the square root of the mean squared difference; leave the root out."),
-            ("gram_not_normalised", (raw @ raw.transpose(1, 2) - target).pow(2).mean(),
-             "the Gram matrix of the generated features is not divided by H*W, so it cannot match the target, "
-             "which is. If you call your own gram_matrix, run check_gram_matrix on it first."),
-        ])
+        diagnose(value, _style_aspects(features, c), lambda gram, *rest: _style_variant(gram - target, *rest))
         raise Fail("wrong_value", f"for {inputs} your loss is {fmt(value)} but it should be {float(expected):.6g}.")
-    gradient_flows(function, (features, target), "style_loss", inputs)
+    gradient_matches(function, (features, target), losses.style_loss, what="style_loss", inputs=inputs)
     return ("your style loss is the mean squared difference between the Gram matrix of the generated features "
             "and the target, and gradients flow through it.")

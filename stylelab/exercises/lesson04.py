@@ -11,11 +11,14 @@ fields larger (relu4_1 sees 68 px in VGG-19, 60 px in VGG-16).
 from __future__ import annotations
 
 import functools
+import itertools
+import math
+import numbers
 from typing import Any, Callable, Dict, List, Mapping
 
 from ..errors import LayerNameError
 from ..layers import Architecture, NetworkLike
-from .checking import CheckResult, Fail, architecture_of, checker
+from .checking import CheckResult, Fail, architecture_of, checker, describe
 
 __all__ = ["LOOKS", "check_style_layers"]
 
@@ -50,8 +53,9 @@ def check_style_layers(layers: Any, look: str = "fine texture", network: Network
             judge the choice.
         quiet: do not print the verdict.
 
-    Known mistakes: ``string_not_list``, ``empty_choice``, ``unknown_layer``,
-    ``negative_weight``, ``too_coarse`` (a deep layer in a fine-texture choice),
+    Known mistakes: ``string_not_list``, ``empty_choice``, ``not_a_layer_name``, ``unknown_layer``,
+    ``conv_not_relu`` (a convolution's output before its ReLU), ``not_a_weight``,
+    ``infinite_weight``, ``negative_weight``, ``too_coarse`` (a deep layer in a fine-texture choice),
     ``too_fine`` (only shallow layers for large structures), ``unknown_look``,
     ``unknown_network``.
     """
@@ -63,8 +67,8 @@ def check_style_layers(layers: Any, look: str = "fine texture", network: Network
 def _check_style_layers(name: str) -> Callable[..., CheckResult]:
     @checker(name)
     def body(layers: Any, look: str, network: NetworkLike) -> str:
-        if look not in LOOKS:
-            raise Fail("unknown_look", f"look must be one of {', '.join(map(repr, LOOKS))}, not {look!r}.")
+        if not isinstance(look, str) or look not in LOOKS:
+            raise Fail("unknown_look", f"the look must be one of {', '.join(map(repr, LOOKS))}, not {describe(look)}.")
         arch = architecture_of(network)
         chosen = _chosen_layers(layers, arch)
         fields = {row["name"]: row["receptive_field"] for row in arch.layer_table(224)}
@@ -96,25 +100,54 @@ def _check_style_layers(name: str) -> Callable[..., CheckResult]:
 
 
 def _chosen_layers(layers: Any, arch: Architecture) -> List[str]:
-    """The names of the layers that count (weight above 0), validated against ``arch``."""
+    """The names of the layers that count (weight above 0), validated against ``arch``.
+
+    At most :data:`_MOST` names are read, so an endless generator is not read forever.
+    """
     if isinstance(layers, str):
-        raise Fail("string_not_list", f"you gave one string, {layers!r}; put the layer names in a list, e.g. "
-                   f"[{layers!r}], so that several layers can be chosen.")
+        raise Fail("string_not_list", f"you gave one string, {describe(layers)}; put the layer names in a list, e.g. "
+                   f"[{describe(layers)}], so that several layers can be chosen.")
     if isinstance(layers, Mapping):
-        negative = [n for n, w in layers.items() if not (isinstance(w, (int, float)) and w >= 0)]
-        if negative:
-            raise Fail("negative_weight", f"the weight of {negative[0]!r} is {layers[negative[0]]!r}; "
-                       "weights must be numbers >= 0 (0 switches a layer off).")
-        chosen = [n for n, w in layers.items() if w > 0]
+        pairs = list(itertools.islice(layers.items(), _MOST))
+        for name, weight in pairs:
+            _check_weight(name, weight)
+        chosen = [name for name, weight in pairs if weight > 0]
     else:
         try:
-            chosen = list(layers)
+            chosen = list(itertools.islice(iter(layers), _MOST))
         except TypeError:
             raise Fail("string_not_list", f"give a list of layer names, not a {type(layers).__name__}.") from None
     if not chosen:
         raise Fail("empty_choice", "you chose no layer; without a style layer there is no style term at all.")
+    for name in chosen:
+        if not isinstance(name, str):
+            raise Fail("not_a_layer_name", f"{describe(name)} is not a layer name; give a flat list of names such as "
+                       "['relu1_1', 'relu2_1'] (not a list of lists, not numbers).")
+    convolutions = [name for name in chosen if name.startswith("conv") and name in arch.layer_names]
+    if convolutions:
+        relu = "relu" + convolutions[0][len("conv"):]
+        raise Fail("conv_not_relu", f"{convolutions[0]!r} is the convolution's output before its ReLU; the lessons "
+                   f"take style features after the ReLU, as Gatys et al. do (their 'conv1_1' is the rectified "
+                   f"response, our 'relu1_1'): choose {relu!r} instead.")
     try:
         arch.check_layer_names(chosen)
     except LayerNameError as exc:
         raise Fail("unknown_layer", str(exc)) from None
     return chosen
+
+
+#: The most layer names read from a choice (VGG-19 has 43 layers).
+_MOST = 64
+
+
+def _check_weight(name: Any, weight: Any) -> None:
+    """Fail unless ``weight`` is a finite real number >= 0 (``np.float32`` and the like included)."""
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+        raise Fail("not_a_weight", f"the weight of {describe(name)} is {describe(weight)}; weights must be numbers "
+                   ">= 0 (0 switches a layer off).")
+    if not math.isfinite(float(weight)):
+        raise Fail("infinite_weight", f"the weight of {describe(name)} is {describe(weight)}; weights must be finite "
+                   "numbers >= 0 (an infinite weight drowns every other term).")
+    if weight < 0:
+        raise Fail("negative_weight", f"the weight of {describe(name)} is {describe(weight)}; weights must be numbers "
+                   ">= 0 (0 switches a layer off).")

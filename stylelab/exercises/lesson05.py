@@ -3,18 +3,60 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
 from .. import losses
-from .checking import (Fail, call, call_on_copies, callable_answer, checker, close, fmt, gradient_flows, match_mistakes,
-                       scalar, seeded, unchanged)
+from .checking import (Fail, call, call_on_copies, callable_answer, checker, close, describe, fixture, fmt,
+                       gradient_matches, real_values, scalar, seeded, unchanged, warm_up_optimizers)
+from .mistakes import diagnose, right, wrong
 
 __all__ = ["check_tv_loss", "check_optimization_step", "check_make_closure"]
 
 def _tv_case() -> torch.Tensor:
     return torch.rand(1, 3, 5, 6, generator=seeded(6))
+
+
+_WRONG_DIMENSION = ("one of your differences runs along the colour channels (dimension 1). For (B, C, H, W) images, "
+                    "neighbours are along dimension 2 (height) and 3 (width): image[..., 1:, :] and image[..., :, 1:].")
+
+
+def _tv_aspects(image: torch.Tensor) -> list:
+    """The TV loss as a combination of elementwise functions of neighbour differences; the known mistakes of each step."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    channel = image[:, 1:] - image[:, :-1]
+    return [
+        [right((dx, dy)),
+         wrong((dx,), "one_direction", "you only compared horizontal neighbours (along the width); add the vertical "
+               "ones too: dy = image[..., 1:, :] - image[..., :-1, :]."),
+         wrong((dy,), "one_direction", "you only compared vertical neighbours (along the height); add the horizontal "
+               "ones too: dx = image[..., :, 1:] - image[..., :, :-1]."),
+         wrong((channel, dy), "wrong_dimension", _WRONG_DIMENSION),
+         wrong((channel, dx), "wrong_dimension", _WRONG_DIMENSION)],
+        [right(torch.square),
+         wrong(torch.abs, "absolute_differences", "you used absolute differences (the L1 total variation); stylelab's "
+               "tv_loss squares them.")],
+        [right("sum of means"),
+         wrong("sum of sums", "sum_instead_of_mean", "you summed the squared differences, so the loss grows with the "
+               "image size. Take the mean of each direction: (dx ** 2).mean() + (dy ** 2).mean()."),
+         wrong("mean of means", "averaged_directions", "you averaged the two directions (divided by 2); stylelab adds "
+               "the two means: (dx ** 2).mean() + (dy ** 2).mean()."),
+         wrong("one mean", "averaged_directions", "you took one mean over all differences of both directions together; "
+               "stylelab adds the two means: (dx ** 2).mean() + (dy ** 2).mean().")],
+    ]
+
+
+def _tv_variant(differences: Tuple[torch.Tensor, ...], elementwise: Callable, combine: str) -> torch.Tensor:
+    terms = [elementwise(d) for d in differences]
+    if combine == "sum of sums":
+        return sum(t.sum() for t in terms)
+    if combine == "one mean":
+        return sum(t.sum() for t in terms) / sum(t.numel() for t in terms)
+    means = sum(t.mean() for t in terms)
+    return means / len(terms) if combine == "mean of means" else means
 
 
 @checker("tv_loss")
@@ -34,37 +76,12 @@ def check_tv_loss(tv_loss: Callable[[torch.Tensor], torch.Tensor]) -> str:
     dy = image[..., 1:, :] - image[..., :-1, :]
     expected = dx.pow(2).mean() + dy.pow(2).mean()
     if not close(value, expected):
-        channel = image[:, 1:] - image[:, :-1]
-        match_mistakes(value, [
-            ("sum_instead_of_mean", dx.pow(2).sum() + dy.pow(2).sum(),
-             "you summed the squared differences, so the loss grows with the image size. Take the mean of each "
-             "direction: (dx ** 2).mean() + (dy ** 2).mean()."),
-            ("one_direction", dx.pow(2).mean(),
-             "you only compared horizontal neighbours (along the width); add the vertical ones too: "
-             "dy = image[..., 1:, :] - image[..., :-1, :]."),
-            ("one_direction", dy.pow(2).mean(),
-             "you only compared vertical neighbours (along the height); add the horizontal ones too: "
-             "dx = image[..., :, 1:] - image[..., :, :-1]."),
-            ("absolute_differences", dx.abs().mean() + dy.abs().mean(),
-             "you used absolute differences (the L1 total variation); stylelab's tv_loss squares them."),
-            ("averaged_directions", expected / 2,
-             "you averaged the two directions (divided by 2); stylelab adds the two means: "
-             "(dx ** 2).mean() + (dy ** 2).mean()."),
-            ("averaged_directions", (dx.pow(2).sum() + dy.pow(2).sum()) / (dx.numel() + dy.numel()),
-             "you took one mean over all differences of both directions together; stylelab adds the two means: "
-             "(dx ** 2).mean() + (dy ** 2).mean()."),
-            ("wrong_dimension", channel.pow(2).mean() + (image[:, :, 1:] - image[:, :, :-1]).pow(2).mean(),
-             "one of your differences runs along the colour channels (dimension 1). For (B, C, H, W) images, "
-             "neighbours are along dimension 2 (height) and 3 (width): image[..., 1:, :] and image[..., :, 1:]."),
-            ("wrong_dimension", channel.pow(2).mean() + dx.pow(2).mean(),
-             "one of your differences runs along the colour channels (dimension 1). For (B, C, H, W) images, "
-             "neighbours are along dimension 2 (height) and 3 (width): image[..., 1:, :] and image[..., :, 1:]."),
-        ])
+        diagnose(value, _tv_aspects(image), _tv_variant)
         raise Fail("wrong_value", f"for {inputs} your loss is {fmt(value)} but it should be {float(expected):.6g}.")
     flat = call(function, torch.full((1, 3, 4, 4), 0.3), what="tv_loss", inputs="a constant grey image")
     if not close(scalar(flat, "tv_loss", "square the differences"), 0.0, atol=1e-7):
         raise Fail("wrong_value", f"a constant image has no variation, so its loss must be 0; yours is {fmt(flat)}.")
-    gradient_flows(function, (image,), "tv_loss", inputs)
+    gradient_matches(function, (image,), losses.tv_loss, what="tv_loss", inputs=inputs)
     return "mean squared difference of horizontal plus vertical neighbours; 0 for a flat image."
 
 
@@ -81,7 +98,7 @@ def _step_case() -> Tuple[torch.Tensor, torch.Tensor]:
     return start, target
 
 
-@checker("optimization_step")
+@checker("optimization_step", prepare=warm_up_optimizers)
 def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.optim.Optimizer, Callable], float]) -> str:
     """Check ``optimization_step(image, optimizer, loss_fn) -> float`` (lesson 05).
 
@@ -95,6 +112,7 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     function = callable_answer(optimization_step, "optimization_step")
     start, target = _step_case()
 
+    @fixture
     def loss_fn(x: torch.Tensor) -> torch.Tensor:
         return ((x - target) ** 2).sum()
 
@@ -110,27 +128,22 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     ))
     true_grad = 2 * (start - target)
     after = image.detach()
-    moved = not torch.allclose(after, start)
+    if real_values(after) is None or after.shape != start.shape:  # complex, meta, another shape: not pixels
+        raise Fail("wrong_value", f"after your step the image holds {fmt(after)}, not pixels of shape "
+                   f"{tuple(start.shape)}: let optimizer.step() update it in place, then clamp it.")
+    moved = not close(after, start, rtol=1e-5, atol=1e-8)
     if not moved:
-        if image.grad is None or torch.allclose(image.grad, torch.full_like(start, _STALE)):
+        if image.grad is None or close(image.grad, torch.full_like(start, _STALE), rtol=1e-5, atol=1e-8):
             raise Fail("no_backward", "the image did not change and no new gradient was computed: call "
                         "loss.backward() after computing the loss, then optimizer.step().")
         raise Fail("no_step", "the gradient was computed but the image did not move: call optimizer.step() after "
                     "loss.backward() (and let it change the image in place rather than making a new tensor).")
-    right = (start - _STEP_LR * true_grad).clamp(0, 1)
-    if not close(after, right, rtol=1e-4, atol=1e-6):
-        stale = start - _STEP_LR * (true_grad + _STALE)
-        match_mistakes(after, [
-            ("forgot_zero_grad", stale.clamp(0, 1), _ZERO_GRAD_MESSAGE),
-            ("forgot_zero_grad", stale, _ZERO_GRAD_MESSAGE),
-            ("no_backward", (start - _STEP_LR * _STALE).clamp(0, 1),
-             "the image moved by an old gradient only: call loss.backward() before optimizer.step()."),
-            ("no_clamp", start - _STEP_LR * true_grad,
-             f"some pixels left [0, 1] (the largest is now {float(after.max()):.2f}); after the step, clamp them "
-             "back with: with torch.no_grad(): image.clamp_(0, 1)."),
-        ])
+    right_after = (start - _STEP_LR * true_grad).clamp(0, 1)
+    if not close(after, right_after, rtol=1e-4, atol=1e-6):
+        diagnose(after, _step_aspects(after), lambda gradient, clamp: _step_variant(start, gradient, clamp),
+                 same=lambda a, b: close(a, b, rtol=1e-4, atol=1e-6))
         raise Fail("wrong_value", "after your step the image is not what one step of the optimiser gives "
-                    f"(largest difference {float((after - right).abs().max()):.3g}). The order is: zero_grad, "
+                    f"(largest difference {float((after - right_after).abs().max()):.3g}). The order is: zero_grad, "
                     "loss, backward, step, clamp.")
     loss_before = float(loss_fn(start))
     if returned is None:
@@ -139,11 +152,41 @@ def check_optimization_step(optimization_step: Callable[[torch.Tensor, torch.opt
     if isinstance(returned, torch.Tensor):
         raise Fail("returned_tensor", "the step is right, but it returns a tensor; return loss.item(), a plain "
                     "float: a stored tensor keeps the whole computation graph (and its memory) alive.")
-    if not isinstance(returned, (int, float)) or not math.isclose(float(returned), loss_before, rel_tol=1e-4):
-        raise Fail("wrong_loss", f"the step is right, but you returned {returned!r}; return the loss computed "
+    if not _number_close(returned, loss_before):
+        raise Fail("wrong_loss", f"the step is right, but you returned {describe(returned)}; return the loss computed "
                     f"before the update ({loss_before:.6g}), as loss.item().")
     return ("the step clears the old gradients, back-propagates, updates the image by exactly one optimiser step, "
             "keeps it in [0, 1] and returns the loss.")
+
+
+def _number_close(value: Any, expected: float) -> bool:
+    """True for a real number (int, float, numpy's) equal to ``expected`` up to 1e-4 relative; never raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isclose(float(value), expected, rel_tol=1e-4)
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
+def _step_aspects(after: torch.Tensor) -> list:
+    """One step as start - lr * (a gradient), clamped or not; the known mistakes of each."""
+    return [
+        [right("new"),
+         wrong("new + stale", "forgot_zero_grad", _ZERO_GRAD_MESSAGE),
+         wrong("stale", "no_backward", "the image moved by an old gradient only: call loss.backward() before "
+               "optimizer.step().")],
+        [right(True),
+         wrong(False, "no_clamp", f"some pixels left [0, 1] (the largest is now {float(after.max()):.2f}); after the "
+               "step, clamp them back with: with torch.no_grad(): image.clamp_(0, 1).")],
+    ]
+
+
+def _step_variant(start: torch.Tensor, gradient: str, clamp: bool) -> torch.Tensor:
+    true_grad = 2 * (start - _step_case()[1])
+    used = {"new": true_grad, "new + stale": true_grad + _STALE, "stale": torch.full_like(start, _STALE)}[gradient]
+    after = start - _STEP_LR * used
+    return after.clamp(0, 1) if clamp else after
 
 
 _ZERO_GRAD_MESSAGE = ("the update also used a gradient left over from an earlier step: gradients add up in "
@@ -177,10 +220,12 @@ class _TinyNetwork(torch.nn.Module):
         self.inputs: List[torch.Tensor] = []
 
     @property
+    @fixture
     def device(self) -> torch.device:
         """Where the network runs (the CPU), as :attr:`stylelab.VGGFeatures.device` says."""
         return torch.device("cpu")
 
+    @fixture
     def forward(self, image: torch.Tensor, layers: Any) -> Dict[str, torch.Tensor]:
         """``{name: features}`` for the layer name or names asked; an unknown name is a ValueError."""
         self.inputs.append(image.detach().clone())
@@ -245,7 +290,7 @@ _CLOSURE_HINTS = (
 )
 
 
-@checker("make_closure")
+@checker("make_closure", prepare=warm_up_optimizers)
 def check_make_closure(make_closure: Callable[..., Callable[[], torch.Tensor]]) -> str:
     """Check ``make_closure(model, content, style, image, optimizer, settings) -> closure`` (lesson 05).
 
@@ -275,10 +320,11 @@ def check_make_closure(make_closure: Callable[..., Callable[[], torch.Tensor]]) 
     reference = _Reference(content, style)
     _check_gradient(image, reference, start)
     _check_returned(returned, reference, start)
-    right = reference.gradient(_overshot(start).clamp(0, 1))
-    if not close(image.grad, right, rtol=1e-3, atol=1e-6):
-        raise Fail("wrong_value", "the loss is right but image.grad is not its gradient (largest difference "
-                   f"{float((image.grad - right).abs().max()):.3g}): call loss.backward() on the loss you return.")
+    right_grad = reference.gradient(_overshot(start).clamp(0, 1))
+    if not close(image.grad, right_grad, rtol=1e-3, atol=1e-6):
+        raise Fail("wrong_gradient", "the loss is right but the gradient in image.grad is not its gradient: call "
+                   "loss.backward() on the loss you return, and keep every step from the pixels to the loss a torch "
+                   "operation (no .detach(), .item() or torch.tensor(...) in between).")
     _check_loop(function, reference, content, style, start)
     return ("make_closure freezes the network and computes the targets once; the closure clamps the pixels, clears "
             "the old gradient, scores the image with every term, back-propagates into the pixels only and returns "
@@ -296,17 +342,17 @@ def _make(function: Callable, content: torch.Tensor, style: torch.Tensor, start:
                    inputs=inputs, hints=_CLOSURE_HINTS)
     unchanged((content, style), given, "make_closure")
     if isinstance(closure, torch.Tensor) or isinstance(closure, (int, float)):
-        raise Fail("not_a_closure", "make_closure returned a loss, not a function: return the inner function itself "
+        raise Fail("not_a_closure", "your make_closure returned a loss, not a function: return the inner function itself "
                    "(return closure, without parentheses), so that the optimiser can call it again and again.")
     if not callable(closure):
-        raise Fail("not_a_closure", f"make_closure returned {type(closure).__name__}; define def closure(): ... "
+        raise Fail("not_a_closure", f"your make_closure returned a {type(closure).__name__}; define def closure(): ... "
                    "inside make_closure and return closure (the function, without parentheses).")
     return network, image, optimizer, closure
 
 
 def _check_forward_passes(network: _TinyNetwork, before: int, content: torch.Tensor, style: torch.Tensor) -> None:
     seen = network.inputs[before:]
-    if any(x.shape == t.shape and torch.equal(x, t) for x in seen for t in (content, style)):
+    if any(close(x, t, rtol=0, atol=0) for x in seen for t in (content, style)):
         raise Fail("targets_in_closure", "your closure runs the network on the content or style image at every call: "
                    "the targets never change, so compute them once in make_closure, before def closure(), under "
                    "torch.no_grad(). Recomputing them is slow (extra forward passes per evaluation) and wrong if the "
@@ -324,17 +370,20 @@ def _check_frozen(network: _TinyNetwork) -> None:
 
 
 def _check_gradient(image: torch.Tensor, reference: _Reference, start: torch.Tensor) -> None:
-    pixels = image.detach()
+    pixels = real_values(image.detach())
+    if pixels is None or pixels.shape != start.shape:
+        raise Fail("wrong_value", f"after your closure the image holds {fmt(image.detach())}, not pixels of shape "
+                   f"{tuple(start.shape)}: change it only with the clamp (and let the optimiser do the rest).")
     if pixels.min() < 0 or pixels.max() > 1:
         raise Fail("no_clamp", "after your closure some pixels are still outside [0, 1] (an L-BFGS step can push "
                    "them out): start the closure with: with torch.no_grad(): image.clamp_(0, 1).")
     right = reference.gradient(_overshot(start).clamp(0, 1))
     grad = image.grad
-    if grad is None or torch.allclose(grad, torch.full_like(grad, _STALE)):
+    if grad is None or close(grad, torch.full_like(start, _STALE), rtol=1e-5, atol=1e-8):
         raise Fail("no_backward", "the closure left no new gradient in image.grad: call loss.backward() before "
                    "returning the loss; L-BFGS reads the gradient from there.")
     if close(grad, right + _STALE, rtol=1e-3, atol=1e-5):
-        raise Fail("forgot_zero_grad", "image.grad holds the new gradient plus one left over from an earlier call: "
+        raise Fail("forgot_zero_grad", "the gradient in image.grad is the new one plus one left over from an earlier call: "
                    "gradients add up until you clear them, so call optimizer.zero_grad() in the closure before "
                    "loss.backward().")
     if close(grad, reference.gradient(_overshot(start)), rtol=1e-3, atol=1e-5):
@@ -346,7 +395,7 @@ def _check_returned(returned: Any, reference: _Reference, start: torch.Tensor) -
     if returned is None:
         raise Fail("returned_nothing", "the closure returned None: end it with return loss, so that "
                    "optimizer.step(closure) can read the loss and hand it back to your loop.")
-    if isinstance(returned, (int, float)):
+    if isinstance(returned, numbers.Real):
         raise Fail("returned_float", "the closure returned a Python number (loss.item() or float(loss)): return the "
                    "loss tensor itself (return loss), as PyTorch's optimisers expect of a closure; "
                    "optimizer.step(closure) hands it back, and the loop calls .item() on it.")
@@ -354,13 +403,14 @@ def _check_returned(returned: Any, reference: _Reference, start: torch.Tensor) -
     clamped = _overshot(start).clamp(0, 1)
     expected = reference.loss(clamped)
     if not close(value, expected, rtol=1e-4, atol=1e-6):
-        match_mistakes(value, [
-            ("no_channel_factor", reference.loss(clamped, channel_factor=False),
-             "each layer's style loss must be divided by N_l^2, its number of channels squared (target.shape[-1] "
-             "** 2), as stylize does; without it the deep layers dominate."),
-            ("no_tv", reference.loss(clamped, tv=False),
-             "the total-variation term is missing: add settings['tv_weight'] * tv_loss(image)."),
-        ])
+        diagnose(value, [
+            [right(True),
+             wrong(False, "no_channel_factor", "each layer's style loss must be divided by N_l^2, its number of channels "
+                   "squared (target.shape[-1] ** 2), as stylize does; without it the deep layers dominate.")],
+            [right(True),
+             wrong(False, "no_tv", "the total-variation term is missing: add settings['tv_weight'] * tv_loss(image).")],
+        ], lambda channel_factor, tv: reference.loss(clamped, channel_factor=channel_factor, tv=tv),
+            same=lambda a, b: close(a, b, rtol=1e-4, atol=1e-6))
         raise Fail("wrong_value", f"the closure returned {fmt(value)}, but the total loss of this image is "
                    f"{float(expected):.6g}: content_weight * content_loss + style_weight * sum of style_loss / N_l^2 "
                    "+ tv_weight * tv_loss.")
@@ -371,8 +421,10 @@ def _check_loop(function: Callable, reference: _Reference, content: torch.Tensor
     """A few L-BFGS steps with the learner's closure give the same losses as with the reference."""
     _, _, optimizer, closure = _make(function, content, style, start)
     inputs = f"{_LOOP_STEPS} steps of torch.optim.LBFGS"
-    got = [float(torch.as_tensor(call(optimizer.step, closure, what="closure", inputs=inputs, hints=_CLOSURE_HINTS))
-                 .detach()) for _ in range(_LOOP_STEPS)]
+    got = []
+    for _ in range(_LOOP_STEPS):
+        loss = real_values(call(optimizer.step, closure, what="closure", inputs=inputs, hints=_CLOSURE_HINTS))
+        got.append(float(loss.reshape(-1)[0]) if loss is not None and loss.numel() == 1 else math.nan)
     image = start.clone().requires_grad_(True)
     lbfgs = torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=10, tolerance_grad=-1, tolerance_change=-1)
 

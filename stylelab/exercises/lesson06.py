@@ -6,9 +6,10 @@ from typing import Callable, Sequence, Tuple
 
 import torch
 
-from .. import losses, masks
-from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, gradient_flows, match_mistakes,
+from .. import masks
+from .checking import (Fail, batch_works, call_on_copies, callable_answer, checker, close, gradient_matches,
                        require_tensor, seeded)
+from .mistakes import diagnose, right, wrong
 
 __all__ = ["check_luminance", "check_guided_gram"]
 
@@ -54,14 +55,13 @@ def check_luminance(luminance: Callable[[torch.Tensor], torch.Tensor]) -> str:
                         f"({b}, 1, {h}, {w}): weight R, G and B and add them up over dimension 1.")
         raise Fail("wrong_shape", f"for {inputs} the luminance should have shape ({b}, 1, {h}, {w}); yours has {shape}.")
     if not close(out, expected):
-        match_mistakes(out, [
-            ("plain_average", image.mean(dim=1, keepdim=True),
-             "that is the plain average of R, G and B; luminance weights them 0.299, 0.587 and 0.114, "
-             "because the eye is most sensitive to green and least to blue."),
-            ("weights_reversed", _luma(image, _LUMA[::-1]),
-             "the weights are in the wrong order: 0.299 goes with red (channel 0) and 0.114 with blue (channel 2). "
-             "Images are RGB here, not BGR as in OpenCV."),
-        ])
+        diagnose(out, [[
+            right(_LUMA),
+            wrong((1 / 3, 1 / 3, 1 / 3), "plain_average", "that is the plain average of R, G and B; luminance weights "
+                  "them 0.299, 0.587 and 0.114, because the eye is most sensitive to green and least to blue."),
+            wrong(_LUMA[::-1], "weights_reversed", "the weights are in the wrong order: 0.299 goes with red (channel 0) "
+                  "and 0.114 with blue (channel 2). Images are RGB here, not BGR as in OpenCV."),
+        ]], lambda weights: _luma(image, weights))
         raise Fail("wrong_value", f"for {inputs} your values differ from Y = 0.299 R + 0.587 G + 0.114 B (largest "
                     f"difference {float((out.detach().double() - expected).abs().max()):.3g}); check the weights "
                     "and which channel each one multiplies.")
@@ -84,6 +84,35 @@ def _guided_case() -> Tuple[torch.Tensor, torch.Tensor]:
 
 def _guided(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return masks.guided_gram_matrix(features, mask)  # the reference answer is stylelab's own
+
+
+def _guided_aspects(positions: int) -> list:
+    """The guided Gram matrix as a product of masked features divided by a number; the known mistakes of each."""
+    return [
+        [right("both"),
+         wrong("one", "mask_on_one_factor", "you multiplied only one factor by the mask; the equation masks both: "
+               "(F*T)(F*T)^T."),
+         wrong("none", "mask_ignored", "the mask is not used: multiply the features by the mask, in both factors, "
+               "before the product: (F*T)(F*T)^T.")],
+        [right("sum of squared mask"),
+         wrong("positions", "normalised_by_positions", f"you divided by h*w (here {positions}), the size of the whole "
+               "layer; divide by the sum of the squared mask instead, so that the result is the Gram matrix of the "
+               "region alone, however small it is."),
+         wrong("sum of mask", "normalised_by_mask_sum", "you divided by the sum of the mask; every position enters the "
+               "product twice (once in each factor), so divide by the sum of the squared mask, (mask ** 2).sum()."),
+         wrong("one", "not_normalised", "the product is not normalised: divide it by the sum of the squared mask, "
+               "(mask ** 2).sum().")],
+    ]
+
+
+def _guided_variant(features: torch.Tensor, mask: torch.Tensor, masked: str, divide: str) -> torch.Tensor:
+    b, c, h, w = features.shape
+    plain = features.reshape(b, c, h * w)
+    weighted = (features * mask).reshape(b, c, h * w)
+    left, other = {"both": (weighted, weighted), "one": (weighted, plain), "none": (plain, plain)}[masked]
+    product = left @ other.transpose(1, 2)
+    return product / {"sum of squared mask": mask.pow(2).sum(), "positions": h * w, "sum of mask": mask.sum(),
+                      "one": 1}[divide]
 
 
 @checker("guided_gram")
@@ -117,30 +146,10 @@ def check_guided_gram(guided_gram: Callable[[torch.Tensor, torch.Tensor], torch.
                     f"yours has {shape}.")
     expected = _guided(features, mask)
     if not close(out, expected):
-        weighted = (features * mask).reshape(b, c, h * w)
-        raw = weighted @ weighted.transpose(1, 2)
-        once = weighted @ features.reshape(b, c, h * w).transpose(1, 2)
-        match_mistakes(out, [
-            ("normalised_by_positions", raw / (h * w),
-             f"you divided by h*w (here {h * w}), the size of the whole layer; divide by the sum of the squared "
-             "mask instead, so that the result is the Gram matrix of the region alone, however small it is."),
-            ("normalised_by_mask_sum", raw / mask.sum(),
-             "you divided by the sum of the mask; every position enters the product twice (once in each factor), "
-             "so divide by the sum of the squared mask, (mask ** 2).sum()."),
-            ("not_normalised", raw,
-             "the product is right but not normalised: divide it by the sum of the squared mask, (mask ** 2).sum()."),
-            ("mask_on_one_factor", once / mask.pow(2).sum(),
-             "you multiplied only one factor by the mask; the equation masks both: (F*T)(F*T)^T."),
-            ("mask_on_one_factor", once / mask.sum(),
-             "you multiplied only one factor by the mask; the equation masks both: (F*T)(F*T)^T, divided by the "
-             "sum of the squared mask."),
-            ("mask_ignored", losses.gram_matrix(features),
-             "that is the plain Gram matrix of the whole layer: multiply the features by the mask before the "
-             "product, and divide by the sum of the squared mask instead of h*w."),
-        ])
+        diagnose(out, _guided_aspects(h * w), lambda masked, divide: _guided_variant(features, mask, masked, divide))
         raise Fail("wrong_value", f"for {inputs} your values differ from (F*T)(F*T)^T / sum(T^2) (largest "
                     f"difference {float((out.detach().double() - expected.double()).abs().max()):.3g}); compare "
                     "your steps with the equation.")
-    gradient_flows(function, (features, mask), "guided_gram", inputs)
+    gradient_matches(function, (features, mask), _guided, what="guided_gram", inputs=inputs)
     return ("(F*T)(F*T)^T divided by the sum of the squared mask: the Gram matrix of the masked region, and "
             "gradients flow through it.")

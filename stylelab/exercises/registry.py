@@ -2,19 +2,27 @@
 
 :data:`EXERCISES` is the one list of exercises that the lessons, ``python -m stylelab.exercises``
 and the nbgrader course (:mod:`stylelab.classroom`) all read. :func:`check` runs an
-exercise's checker by name; :func:`solution` shows its reference answer from
-``notebooks/solutions/``.
+exercise's checker by name; :func:`solution` shows its reference answer.
+
+The reference solutions stay with the instructor: they live in the repository's
+``notebooks/solutions/`` (a clone has them, the installed package does not), or in the folder
+``STYLELAB_SOLUTIONS`` names (a private one, for a class). Where they are not, or while an
+answer is checked for a grade, :func:`solution` and :func:`fill_unfinished` raise
+:class:`~stylelab.errors.SolutionsUnavailableError`, one sentence that says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, MutableMapping, Sequence
 
-from .checking import CHECKER_ERROR, CheckResult
+from ..errors import SolutionsUnavailableError
+from .checking import CHECKER_ERROR, CheckResult, graded, is_graded, show
 from .lesson01 import check_output_shape
 from .lesson02 import check_content_loss
 from .lesson03 import check_gram_matrix, check_style_loss
@@ -63,22 +71,38 @@ EXERCISES: Dict[str, Exercise] = {
 }
 
 
-def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
-    """Run the checker of exercise ``name`` (a key of :data:`EXERCISES`) on ``answer``."""
-    if name not in EXERCISES:
+def check(name: str, answer: Any, *, quiet: bool = False, for_grade: bool = False) -> CheckResult:
+    """Run the checker of exercise ``name`` (a key of :data:`EXERCISES`) on ``answer``.
+
+    ``for_grade=True`` (the autograder cells of a class): check as the grader will, which
+    never suggests stylelab's own functions, and refuses an answer that uses them
+    (:mod:`.policy`); what the answer prints to stderr while it is checked goes to stdout,
+    so that nbgrader's validation does not count a warning as a failure.
+    """
+    if not isinstance(name, str) or name not in EXERCISES:
         result = CheckResult(str(name), CHECKER_ERROR,
                              f"there is no exercise called {name!r}; choose from {', '.join(EXERCISES)}.",
                              "unknown_exercise")
         if not quiet:
-            print(result)
+            show(result)
         return result
-    return EXERCISES[name].checker(answer, quiet=quiet)
+    if not for_grade:
+        return EXERCISES[name].checker(answer, quiet=quiet)
+    from .policy import check_for_grade  # the static rules of graded answers
+
+    with graded(), contextlib.redirect_stderr(sys.stdout):
+        refused = check_for_grade(name, answer)
+        result = refused if refused is not None else EXERCISES[name].checker(answer, quiet=True)
+    if not quiet:
+        show(result)
+    return result
 
 
 def solutions_dir() -> Path:
-    """The folder of reference solutions: ``$STYLELAB_SOLUTIONS`` or the repository's ``notebooks/solutions``."""
+    """The folder of reference solutions: ``$STYLELAB_SOLUTIONS``, else the repository's ``notebooks/solutions``
+    (which only a clone has: the installed package carries no solutions)."""
     override = os.environ.get("STYLELAB_SOLUTIONS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
+    return Path(override).expanduser() if override else Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
 
 
 def solution(name: str, *, show: bool = True) -> str:
@@ -86,16 +110,23 @@ def solution(name: str, *, show: bool = True) -> str:
 
     For instructors: reveal an answer in class with ``sl.exercises.solution("gram_matrix")``,
     or put it into a cell with ``%load solutions/gram_matrix.py`` (from ``notebooks/``).
+
+    Raises:
+        ValueError: no exercise has that name.
+        SolutionsUnavailableError: the solutions are not here, or an answer is being graded.
     """
-    if name not in EXERCISES:
+    if not isinstance(name, str) or name not in EXERCISES:
         raise ValueError(f"There is no exercise called {name!r}; choose from {', '.join(EXERCISES)}.")
+    if is_graded():
+        raise SolutionsUnavailableError("The reference solutions cannot be read while an answer is graded.")
     path = solutions_dir() / EXERCISES[name].solution_file
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"The solution file {path} is missing; it ships with the repository (notebooks/solutions/). "
-            "Clone the repository or set STYLELAB_SOLUTIONS to the folder holding the solutions."
-        )
-    code = path.read_text(encoding="utf-8")
+    try:
+        code = path.read_text(encoding="utf-8")
+    except OSError:
+        raise SolutionsUnavailableError(
+            f"The reference solution of {name} is not in {path.parent}: the solutions stay with the instructor "
+            "(a clone of the repository has them in notebooks/solutions/, or set STYLELAB_SOLUTIONS to their folder)."
+        ) from None
     if show:
         print(code)
     return code
@@ -117,8 +148,11 @@ def fill_unfinished(namespace: MutableMapping[str, Any], names: Sequence[str], *
         ``{name: "yours" or "reference"}``.
 
     Raises:
-        FileNotFoundError: an answer is unfinished and its reference solution is not there.
+        SolutionsUnavailableError: an answer is unfinished and its reference solution is not
+            there (or an answer is being graded).
     """
+    if is_graded():
+        raise SolutionsUnavailableError("fill_unfinished cannot fill in reference solutions while an answer is graded.")
     used = {}
     for name in names:
         verdict = check(name, namespace.get(name), quiet=True)
@@ -129,8 +163,8 @@ def fill_unfinished(namespace: MutableMapping[str, Any], names: Sequence[str], *
             continue
         try:
             code = solution(name, show=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(
+        except SolutionsUnavailableError:
+            raise SolutionsUnavailableError(
                 f"Your {name} is not finished ({verdict.status}) and its reference solution is not in "
                 f"{solutions_dir()}: finish your {name}, run its cell, then run this cell again."
             ) from None

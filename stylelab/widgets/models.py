@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Seque
 
 import torch
 
+from .. import presets
 from ..analysis import course_style_weight
 from ..data import example_path, names
 from ..errors import ImageLoadError, StyleLabError
@@ -278,8 +279,9 @@ class PlaygroundRun:
         preview_every: the ``"step"`` event asks for a preview every this many steps.
 
     Settings are attributes (:attr:`ratio`, :attr:`content_layer`, :attr:`optimizer`,
-    :attr:`steps`, :attr:`tv_weight`, :attr:`init`) and, per style layer offered,
-    :attr:`ticked` and :attr:`weights`. :meth:`run` runs synchronously, :meth:`start` in a
+    :attr:`steps`, :attr:`tv_weight`, :attr:`init`, :attr:`preset`) and, per style layer
+    offered, :attr:`ticked` and :attr:`weights`. :meth:`use_preset` puts a preset's values
+    on those settings; its other conventions apply to every run while it is chosen. :meth:`run` runs synchronously, :meth:`start` in a
     background thread; :meth:`stop` ends a run after its current step. A view follows a
     run through :meth:`on`.
     """
@@ -321,6 +323,7 @@ class PlaygroundRun:
                 ratio = TransferSettings.style_weight
         self.ratio, self.content_layer, self.optimizer = float(ratio), content_layer, optimizer
         self.steps, self.tv_weight, self.init, self.seed = int(steps), 0.0, "content", seed
+        self.preset: Optional[str] = None
         self.preview_every = max(1, int(preview_every))
         self.runs: List[Dict[str, Any]] = []
         self.result: Optional[StyleTransferResult] = None
@@ -351,19 +354,40 @@ class PlaygroundRun:
         """``{layer: weight}`` of the ticked style layers with a weight above 0."""
         return {name: float(self.weights[name]) for name, on in self.ticked.items() if on and self.weights[name] > 0}
 
+    def use_preset(self, name: Optional[str]) -> None:
+        """Choose preset ``name`` (see :mod:`stylelab.presets`; ``None``: none) and put its
+        values on the settings: ratio, content layer, style layers, optimiser, steps, TV
+        weight and start. The run keeps the playground's images and network."""
+        if name is None:
+            self.preset = None
+            return
+        values = presets.settings(name)
+        self.set_style_layers(dict(values.style_layers))
+        self.preset, self.content_layer = name, values.content_layers[0]
+        if self.content_layer not in self.content_choices:
+            self.content_choices.append(self.content_layer)
+        self.ratio = values.style_weight / values.content_weight
+        self.optimizer, self.steps, self.tv_weight = values.optimizer, values.steps, values.tv_weight
+        self.init = values.start_rule(has_content=True)
+
     def settings(self) -> TransferSettings:
         """The :class:`~stylelab.settings.TransferSettings` of a run with the current controls
-        (raises :class:`~stylelab.ParameterError` for a value no run can take)."""
-        return TransferSettings(
+        and the chosen preset's other conventions (raises :class:`~stylelab.ParameterError`
+        for a value no run can take)."""
+        content_weight = presets.settings(self.preset).content_weight if self.preset else 1.0
+        return presets.settings(
+            self.preset,
             content_layers=(self.content_layer,),
             style_layers=self.style_layer_weights(),
-            content_weight=1.0,
-            style_weight=float(self.ratio),
+            content_weight=content_weight,
+            style_weight=float(self.ratio) * content_weight,
             tv_weight=float(self.tv_weight),
             optimizer=self.optimizer,
             steps=int(self.steps),
             init=self.init,
             seed=self.seed,
+            size=None,  # the images come at the playground's size
+            normalize=None,  # and the network is the playground's
         )
 
     @staticmethod

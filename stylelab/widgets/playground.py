@@ -8,13 +8,14 @@ into it and follows a run through the model's events.
 from __future__ import annotations
 
 import html
+import math
 import threading
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import ipywidgets as W
 import torch
 
-from .. import plotting
+from .. import plotting, presets
 from ..data import names as example_names
 from ..result import StyleTransferResult
 from ..settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
@@ -46,7 +47,8 @@ class StylePlayground(Explorer):
         seed: the seed of every run (same settings, same image).
         content, style: the labels selected at the start (the first ones if absent).
 
-    Controls: ``content`` and ``style`` (:class:`ImagePicker`), ``ratio`` (log slider),
+    Controls: ``content`` and ``style`` (:class:`ImagePicker`), ``preset`` (the conventions
+    of a well-known implementation, :mod:`stylelab.presets`), ``ratio`` (log slider),
     ``content_layer``, ``layer_boxes`` and ``layer_weights`` (one per style layer;
     :meth:`set_style_layers` ticks a given choice), ``optimizer``, ``steps``,
     ``tv_weight``, ``init``, ``run_button``, ``stop_button``.
@@ -105,6 +107,9 @@ class StylePlayground(Explorer):
 
     def _build_settings(self) -> None:
         state, wide = self.state, {"description_width": "initial"}
+        self.preset = W.Dropdown(options=[("(none)", None)] + [(n, n) for n in presets.names()], value=None,
+                                 description="preset")
+        self.preset.observe(lambda change: self.use_preset(change["new"]), names="value")
         self.ratio = W.FloatLogSlider(value=state.ratio, base=10, min=0, max=10, step=0.25, description="style/content",
                                       continuous_update=False, readout_format=".1e", style=wide)
         self.content_layer = W.Dropdown(options=state.content_choices, value=state.content_layer,
@@ -129,7 +134,7 @@ class StylePlayground(Explorer):
         self.run_button.add_class("stylelab-run")
         self.stop_button.add_class("stylelab-stop")
         self._settings_box = W.VBox(
-            [self.content.box, self.style.box, self.ratio, self.content_layer,
+            [self.content.box, self.style.box, self.preset, self.ratio, self.content_layer,
              W.HTML("<b>style layers</b> (tick to use; the number is the layer's weight)"), self.layer_rows,
              self.optimizer, self.steps, self.tv_weight, self.init, W.HBox([self.run_button, self.stop_button])]
         )
@@ -176,6 +181,25 @@ class StylePlayground(Explorer):
         """``{layer: weight}`` of the ticked style layers with a weight above 0."""
         return self.state.style_layer_weights()
 
+    def use_preset(self, name: Optional[str]) -> None:
+        """What choosing ``name`` in ``preset`` does: put the preset's values on the controls
+        (see :meth:`PlaygroundRun.use_preset`)."""
+        if name is not None:
+            self.set_style_layers(dict(presets.settings(name).style_layers))  # the controls of new layers first
+        self.state.use_preset(name)
+        if name is None:
+            return
+        state = self.state
+        wanted = [(self.content_layer, state.content_layer), (self.ratio, state.ratio), (self.optimizer, state.optimizer),
+                  (self.steps, state.steps), (self.tv_weight, state.tv_weight), (self.init, state.init)]
+        self.content_layer.options = list(state.content_choices)
+        self.ratio.min = min(self.ratio.min, math.floor(math.log10(state.ratio)))
+        self.ratio.max = max(self.ratio.max, math.ceil(math.log10(state.ratio)))
+        for control, value in wanted:  # each control's observer copies its value back into the state
+            control.value = value
+        if self.preset.value != name:
+            self.preset.value = name
+
     def settings(self) -> Dict[str, Any]:
         """The keyword arguments :func:`stylelab.stylize` gets from the controls."""
         return self.state.settings()
@@ -183,8 +207,9 @@ class StylePlayground(Explorer):
     def describe(self, settings: Mapping[str, Any], result: Optional[StyleTransferResult] = None) -> str:
         """One short HTML caption of a run's settings (and outcome)."""
         layers = ", ".join(f"{n}&times;{w:g}" for n, w in settings.style_layer_weights.items())
+        preset = f"preset {html.escape(self.state.preset)}<br>" if self.state.preset else ""
         text = (
-            f"{html.escape(self.content.label)} + {html.escape(self.style.label)}<br>"
+            f"{html.escape(self.content.label)} + {html.escape(self.style.label)}<br>{preset}"
             f"style/content {settings.style_weight:.1e}, content {settings.content_layers[0]}<br>"
             f"style {layers}<br>{settings.optimizer}, start {settings.init}, TV {settings.tv_weight:g}"
         )

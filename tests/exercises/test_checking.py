@@ -96,12 +96,24 @@ def test_the_time_limit_works_outside_the_main_thread(monkeypatch):
     assert not worker.is_alive() and results[0].mistake == "too_slow"
 
 
-@pytest.mark.slow  # more than half a second on a 2-core CPU
-def test_an_endless_return_value_is_named(monkeypatch):
+def test_an_endless_generator_is_read_only_as_far_as_needed():
+    # Issue 20: endless generators ended as "checker error: a bug in stylelab" (memory ran out reading them).
     import itertools
 
-    monkeypatch.setattr(E, "TIME_LIMIT", 0.5)
     result = E.check_output_shape(lambda layer, h, w: itertools.count(), quiet=True)
+    assert result.mistake == "not_three_numbers" and "count(0)" in result.message
+
+
+class _NeverEnds:
+    def __iter__(self):
+        while True:
+            pass
+
+
+@pytest.mark.slow  # more than half a second on a 2-core CPU
+def test_a_return_value_that_never_ends_when_read_is_named(monkeypatch):
+    monkeypatch.setattr(E, "TIME_LIMIT", 0.5)
+    result = E.check_output_shape(lambda layer, h, w: _NeverEnds(), quiet=True)
     assert result.status == "failed" and result.mistake == "too_slow" and "endless generator" in result.message
 
 

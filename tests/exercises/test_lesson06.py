@@ -78,8 +78,10 @@ def guided_detached(features, mask):
     (lambda f, t: _masked(f, t) @ _masked(f, t).transpose(1, 2) / t.sum(), "normalised_by_mask_sum", "squared mask"),
     (lambda f, t: _masked(f, t) @ _masked(f, t).transpose(1, 2), "not_normalised", "not normalised"),
     (lambda f, t: _masked(f, t) @ f.flatten(2).transpose(1, 2) / (t ** 2).sum(), "mask_on_one_factor", "masks both"),
-    (lambda f, t: _masked(f, t) @ f.flatten(2).transpose(1, 2) / t.sum(), "mask_on_one_factor", "masks both"),
-    (lambda f, t: sl.gram_matrix(f), "mask_ignored", "plain Gram matrix"),
+    # two mistakes together: each is named, with its fix
+    (lambda f, t: _masked(f, t) @ f.flatten(2).transpose(1, 2) / t.sum(), "mask_on_one_factor+normalised_by_mask_sum",
+     "(1) you multiplied only one factor by the mask"),
+    (lambda f, t: sl.gram_matrix(f), "mask_ignored+normalised_by_positions", "(2) you divided by h*w"),
     (lambda f, t: sl.masks.guided_gram_matrix(f, t)[0], "batch_dropped", "batch dimension was dropped"),
     (guided_transposed, "transposed_product", "(F*T)^T (F*T)"),
     (lambda f, t: _masked(f, t) / (t ** 2).sum(), "wrong_shape", "should have shape (1, 4, 4)"),

@@ -63,3 +63,60 @@ def test_fill_unfinished_without_the_solutions_says_what_to_do(monkeypatch, tmp_
     monkeypatch.setenv("STYLELAB_SOLUTIONS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="finish your tv_loss, run its cell, then run this cell again"):
         exercises.fill_unfinished({}, ["tv_loss"], quiet=True)
+
+
+def test_without_the_solutions_each_way_in_says_so_in_one_sentence(monkeypatch, tmp_path, capsys):
+    from stylelab.errors import SolutionsUnavailableError
+
+    monkeypatch.setenv("STYLELAB_SOLUTIONS", str(tmp_path / "private"))
+    with pytest.raises(SolutionsUnavailableError) as caught:
+        exercises.solution("tv_loss")
+    message = str(caught.value)
+    assert "\n" not in message and "STYLELAB_SOLUTIONS" in message and str(tmp_path / "private") in message
+    assert caught.value._render_traceback_() == [f"SolutionsUnavailableError: {message}"]  # what a notebook shows
+    assert exercises.main(["solution", "tv_loss"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == f"error: {message}\n"  # no traceback
+
+
+def test_a_private_solutions_folder_is_used(monkeypatch, tmp_path):
+    (tmp_path / "tv_loss.py").write_text("def tv_loss(image):\n    return image.diff(dim=-1).pow(2).mean() + "
+                                         "image.diff(dim=-2).pow(2).mean()\n")
+    monkeypatch.setenv("STYLELAB_SOLUTIONS", str(tmp_path))
+    assert exercises.solution("tv_loss", show=False).startswith("def tv_loss(image):")
+    assert exercises.fill_unfinished({}, ["tv_loss"], quiet=True) == {"tv_loss": "reference"}
+
+
+def test_while_an_answer_is_graded_neither_solutions_nor_fill_unfinished_are_reachable():
+    from stylelab.errors import SolutionsUnavailableError
+    from stylelab.exercises import checking
+
+    with checking.graded():
+        with pytest.raises(SolutionsUnavailableError, match="cannot be read while an answer is graded"):
+            exercises.solution("gram_matrix")
+        with pytest.raises(SolutionsUnavailableError, match="while an answer is graded"):
+            exercises.fill_unfinished({}, ["gram_matrix"], quiet=True)
+    assert exercises.solution("gram_matrix", show=False)  # the lessons, from a clone, still have them
+
+
+@pytest.mark.slow  # builds the package
+def test_the_installed_package_carries_no_solutions(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(exercises.__file__).resolve().parents[2]
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "stylelab", source / "stylelab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "notebooks", source / "notebooks")  # present in the tree, as in a clone
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("stylelab-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "stylelab/exercises/registry.py" in names
+    assert not [n for n in names if "solution" in n.lower() or n.startswith("notebooks/")]
