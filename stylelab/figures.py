@@ -33,9 +33,11 @@ __all__ = [
 
 
 def finish(fig: Figure, title: Optional[str]) -> Figure:
-    """Give ``fig`` its overall title (if any) and a tight layout; return it."""
+    """Give ``fig`` its overall title (if any), wrapped to the figure's width, and a tight layout; return it."""
     if title:
-        fig.suptitle(title)
+        # about 0.6 em per character at the suptitle's 12 pt: a longer line would be cut off at the edges
+        fig.suptitle("\n".join(wrap_label(line, max(20, int(fig.get_figwidth() * 72 / (12 * 0.6))))
+                               for line in title.split("\n")))
     fig.tight_layout()
     return fig
 
@@ -91,7 +93,9 @@ def show_images(
         raise ValueError(f"show_images got {len(images)} images but {len(titles)} titles.")
     ncols = ncols or len(images)
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0)), squeeze=False)
+    tallest = min(1.0, max(image.shape[-2] / image.shape[-1] for image in images))  # no empty band under wide images
+    height = size * nrows * tallest + 0.3 * nrows + (0.5 if title else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, label in zip(axes.flat, images, titles):
