@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 __all__ = [
     "finish",
     "to_numpy_image",
+    "wrap_label",
+    "amplified_difference",
     "show_images",
     "image_grid",
     "top_channels",
@@ -31,9 +33,11 @@ __all__ = [
 
 
 def finish(fig: Figure, title: Optional[str]) -> Figure:
-    """Give ``fig`` its overall title (if any) and a tight layout; return it."""
+    """Give ``fig`` its overall title (if any), wrapped to the figure's width, and a tight layout; return it."""
     if title:
-        fig.suptitle(title)
+        # about 0.6 em per character at the suptitle's 12 pt: a longer line would be cut off at the edges
+        fig.suptitle("\n".join(wrap_label(line, max(20, int(fig.get_figwidth() * 72 / (12 * 0.6))))
+                               for line in title.split("\n")))
     fig.tight_layout()
     return fig
 
@@ -44,6 +48,32 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     if tensor.dim() == 4:
         tensor = tensor[0]
     return tensor.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def wrap_label(text: str, width: int = 24) -> str:
+    """``text`` broken into lines of at most ``width`` characters, for a panel title.
+
+    Network labels such as ``"VGG-16 from vgg16-imagenet-caffe.pth, Caffe preprocessing"``
+    are wider than a panel; wrapped, they stay over their own column instead of running
+    into the next title. Words longer than ``width`` (file names) are split.
+    """
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_on_hyphens=False)) or text
+
+
+def amplified_difference(a: torch.Tensor, b: torch.Tensor, percentile: float = 99.0):
+    """``|a - b|`` scaled so that its ``percentile``-th percentile is white: ``(image, gain)``.
+
+    A fixed gain (say x5) saturates a large difference everywhere and hides a small one;
+    scaling by a high percentile of the difference itself keeps the picture readable for
+    both, and ``gain`` (the factor used) goes into the panel's title. ``a``, ``b``:
+    ``(1, 3, H, W)`` in [0, 1]; ``image``: ``(1, 3, H, W)`` in [0, 1] (0 = identical).
+    """
+    difference = (a.detach().float().cpu() - b.detach().float().cpu()).abs()
+    level = float(torch.quantile(difference.flatten(), percentile / 100.0))
+    gain = 1.0 / level if level > 0 else 1.0
+    return (difference * gain).clamp(0, 1), gain
 
 
 def show_images(
@@ -63,7 +93,9 @@ def show_images(
         raise ValueError(f"show_images got {len(images)} images but {len(titles)} titles.")
     ncols = ncols or len(images)
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0)), squeeze=False)
+    tallest = min(1.0, max(image.shape[-2] / image.shape[-1] for image in images))  # no empty band under wide images
+    height = size * nrows * tallest + 0.3 * nrows + (0.5 if title else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, label in zip(axes.flat, images, titles):

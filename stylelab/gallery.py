@@ -133,6 +133,23 @@ def _control(model: VGGFeatures, size: int, steps: int):
     )
 
 
+def _high_resolution(model: VGGFeatures, size: int, steps: int):
+    from .analysis import course_style_weight
+    from .plotting import show_images
+    from .transfer import stylize
+
+    photo, style = example("chelsea", size=size), example("swirls", size=size)
+    scales = (size // 4, size // 2, size)
+    evaluations = (steps, max(1, steps // 3), max(1, steps // 6))  # as lesson 06, section 5
+    beta = course_style_weight(model, photo, style)
+    result = stylize(photo, style, model=model, scales=scales, steps=evaluations, style_weight=beta, progress=False)
+    return show_images(
+        [result.image], [f"{result.image.shape[-1]}x{result.image.shape[-2]} px"], size=8,
+        title=f"Coarse to fine {scales} px, {evaluations} L-BFGS evaluations, the course's style weight "
+              f"({model.weights_label})",
+    )
+
+
 def _presets(model: VGGFeatures, size: int, steps: int):
     from . import presets
     from .plotting import show_images
@@ -172,6 +189,8 @@ PICTURES: Dict[str, Picture] = {
         Picture("04_ratios", "The content/style weight sweep (lesson 04, cf. Fig. 3).", 128, 100, _ratios),
         Picture("05_transfer", "A full transfer (lesson 05).", 320, 300, _transfer),
         Picture("06_control", "Colour preservation (lesson 06).", 160, 150, _control),
+        Picture("06_high_resolution", "The course's last picture: coarse to fine at laptop settings (lesson 06, section 5).",
+                512, 60, _high_resolution),
         Picture("07_presets", "The six presets' conventions on one photo and painting (lesson 07).", 192, 150, _presets),
     )
 }

@@ -8,7 +8,7 @@ here; import from there.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -113,25 +113,40 @@ def receptive_fields(
     return fig
 
 
+#: The colour each channel's curve is drawn in, by the channel's name.
+CHANNEL_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
+
+
 def channel_histograms(
     images: Mapping[str, torch.Tensor],
     *,
     bins: int = 60,
     title: Optional[str] = None,
-    channel_names: Sequence[str] = ("R", "G", "B"),
+    channel_names: Union[str, Sequence[str], Mapping[str, Union[str, Sequence[str]]]] = "RGB",
 ) -> Figure:
     """Histograms of the three channels of each ``(1, 3, H, W)`` tensor, one panel each.
 
-    Values are not clamped, so a normalised image (values around 0, some negative) can
-    be compared with the raw one (values in [0, 1]).
+    ``channel_names`` names the channels in their order in the tensor: ``"RGB"`` for all
+    panels, or ``{label: "BGR", ...}`` per panel (Caffe networks take their input in blue,
+    green, red order). Each curve is labelled with its channel's name and drawn in that
+    colour (:data:`CHANNEL_COLOURS`), so a BGR tensor's first channel is drawn blue.
+    Values are not clamped, so a normalised image (values around 0, some negative) can be
+    compared with the raw one (values in [0, 1]).
     """
     if not images:
         raise ValueError("channel_histograms needs at least one image.")
+    per_image = channel_names if isinstance(channel_names, Mapping) else {label: channel_names for label in images}
+    unnamed = [label for label in images if label not in per_image]
+    if unnamed:
+        raise ValueError(f"channel_histograms: no channel_names for {unnamed}; give one entry per image.")
     fig, axes = plt.subplots(1, len(images), figsize=(4.2 * len(images), 3.2 + (0.4 if title else 0)), squeeze=False)
     for ax, (label, image) in zip(axes[0], images.items()):
         values = image.detach().float().cpu()[0]
-        for channel, name, colour in zip(values, channel_names, ("tab:red", "tab:green", "tab:blue")):
-            ax.hist(channel.flatten().numpy(), bins=bins, histtype="step", color=colour, label=name)
+        names = list(per_image[label])
+        if len(names) != values.shape[0]:
+            raise ValueError(f"channel_histograms: {label!r} has {values.shape[0]} channels but names {names}.")
+        for channel, name in zip(values, names):
+            ax.hist(channel.flatten().numpy(), bins=bins, histtype="step", color=CHANNEL_COLOURS.get(name), label=name)
         ax.axvline(0.0, color="black", lw=0.8, ls=":")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("value")

@@ -24,6 +24,7 @@ pass of the network, :func:`time_one_evaluation`) takes there compared with here
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
@@ -175,13 +176,16 @@ def describe_times(lesson: str, mode: str, seconds_per_evaluation: float) -> str
     """One line: the expected time of ``lesson`` in each mode, the current one marked.
 
     Times whose reference is an estimate rather than a measurement are marked ``(rough)``.
+    The line says what the numbers are: the reference machine's times scaled by this
+    machine's speed at the moment it was measured.
     """
     parts = []
     for name, seconds in expected_times(lesson, seconds_per_evaluation).items():
         estimated = "" if _lesson_times(lesson)[name].measured else " (rough)"
         marker = " <- this run" if name == mode else ""
         parts.append(f"{name} ~{_duration(seconds)}{estimated}{marker}")
-    return f"lesson {lesson} expected: " + ", ".join(parts)
+    return (f"lesson {lesson} expected: " + ", ".join(parts)
+            + " (estimated from this machine's speed right now; other programs running slow it down)")
 
 
 def full_mode_warning(lesson: str, mode: str, device_type: str, seconds_per_evaluation: float) -> Optional[str]:
@@ -198,21 +202,26 @@ def full_mode_warning(lesson: str, mode: str, device_type: str, seconds_per_eval
     )
 
 
-def time_one_evaluation(model: torch.nn.Module, size: int = EVALUATION_SIZE) -> float:
+def time_one_evaluation(model: torch.nn.Module, size: int = EVALUATION_SIZE, repeats: int = 5) -> float:
     """Seconds ``model`` takes for one forward and backward pass on a ``size`` px image.
 
-    One untimed pass first (memory allocation, kernel selection), then one timed pass.
+    One untimed pass first (memory allocation, kernel selection), then the median of
+    ``repeats`` timed passes, so that one pass slowed by another program does not decide
+    the estimate. It measures the machine as it is now: under load, every pass is slower,
+    and so will the lesson be.
     """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}.")
     device = getattr(model, "device", torch.device("cpu"))
     image = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0)).to(device)
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
-    seconds = 0.0
-    for _ in range(2):
+    timings = []
+    for _ in range(1 + repeats):
         pixels = image.clone().requires_grad_(True)
         start = time.perf_counter()
         features = model(pixels, layers)
         sum(f.square().mean() for f in features.values()).backward()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-    return seconds
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings[1:])

@@ -28,7 +28,13 @@ from .vgg import VGGFeatures
 from .version import __version__
 from .weights import UntrainedWeightsWarning
 
-__all__ = ["mode", "fast_mode", "choose", "image_size", "step_count", "setup", "weights_banner", "repository_url"]
+__all__ = [
+    "mode", "fast_mode", "choose", "image_size", "step_count", "setup", "show_figures_inline", "weights_banner",
+    "repository_url",
+]
+
+#: matplotlib backends that draw into files only: in a notebook they show no figure at all.
+FILE_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
 
 T = TypeVar("T")
 
@@ -110,10 +116,36 @@ def weights_banner(model: VGGFeatures) -> str:
     )
 
 
+def show_figures_inline() -> Optional[str]:
+    """In a Jupyter kernel whose matplotlib backend shows nothing, switch to the inline one.
+
+    ``MPLBACKEND=Agg`` (set by many test set-ups and some servers) makes every figure of a
+    lesson silently vanish. Inside a notebook kernel this switches to the inline backend,
+    as ``%matplotlib inline`` does, and returns the backend it replaced; anywhere else (a
+    script, a terminal, a kernel with an interactive backend such as ``widget``) it changes
+    nothing and returns ``None``.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    if backend.lower() not in FILE_BACKENDS:
+        return None
+    shell.run_line_magic("matplotlib", "inline")
+    return backend
+
+
 def _report_times(lesson: str, current: str, model: VGGFeatures) -> None:
     """Print the lesson's expected time in each mode, and warn about a long full-mode CPU run."""
     seconds = modes.time_one_evaluation(model)
-    print(f"one evaluation: {seconds:.2f} s | " + modes.describe_times(lesson, current, seconds))
+    print(f"one evaluation: {seconds:.2f} s (reference machine {modes.REFERENCE_SECONDS_PER_EVALUATION:.2f} s) | "
+          + modes.describe_times(lesson, current, seconds))
     warning = modes.full_mode_warning(lesson, current, model.device.type, seconds)
     if warning:
         warnings.warn(warning, stacklevel=3)
@@ -133,6 +165,8 @@ def setup(
     normalize: Optional[bool] = None,
 ) -> VGGFeatures:
     """Build the lesson's network, print what is in use, and show a banner if untrained.
+
+    In a notebook kernel it also makes sure figures appear (:func:`show_figures_inline`).
 
     With ``lesson`` (``"01"`` ... ``"06"``) it also times one evaluation of the network on
     this device and prints the lesson's expected time in each mode; full mode on a CPU
@@ -154,6 +188,9 @@ def setup(
         f"device: {model.device}{_threads_note(model, threads)} | network: {model.weights_label}{normalized} | mode: {current} "
         f"(STYLELAB_MODE=fast|laptop|full)"
     )
+    replaced = show_figures_inline()
+    if replaced:
+        print(f"figures: switched matplotlib to inline; the {replaced!r} backend (from MPLBACKEND?) shows none in a notebook")
     if lesson is not None:
         _report_times(lesson, current, model)
     banner = weights_banner(model)

@@ -22,6 +22,7 @@ from . import figures as _figures
 from . import lesson_figures as _lessons
 from .analysis import first_reach  # noqa: F401 - see the docstring
 from .figures import (
+    amplified_difference,
     feature_maps,
     gram_comparison,
     gram_heatmap,
@@ -31,6 +32,7 @@ from .figures import (
     show_images,
     to_numpy_image,
     top_channels,
+    wrap_label,
 )
 from .lesson_figures import (
     ablation_grid,

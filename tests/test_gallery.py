@@ -29,3 +29,15 @@ def test_a_picture_and_its_record(tmp_path):
     # a second run for one picture keeps the other's row
     gallery.main(["--weights", "random", "--allow-untrained", "--out", str(tmp_path), "--only", "01_filters"])
     assert "04_ratios.jpg" in (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.slow  # three scales of optimisation
+def test_the_courses_last_picture_is_in_the_gallery(tmp_path):
+    # Lesson 06 ends on it; the gallery shows it at laptop settings (512 px) on the trained network.
+    assert gallery.PICTURES["06_high_resolution"].size >= 512
+    code = gallery.main(["--weights", "random", "--allow-untrained", "--out", str(tmp_path),
+                         "--only", "06_high_resolution", "--size", "128", "--steps", "3"])
+    assert code == 0
+    with Image.open(tmp_path / "06_high_resolution.jpg") as picture:
+        assert picture.format == "JPEG" and picture.width > 500
+    assert "128 px, 3 evaluations" in (tmp_path / "README.md").read_text()

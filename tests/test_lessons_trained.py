@@ -9,7 +9,6 @@ cannot be built and these tests skip (under ``CI=true`` they fail).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -22,22 +21,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.trained]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_lesson_holds_on_the_trained_network(lesson, caffe_vgg16, monkeypatch, tmp_path):
-    from nbclient import NotebookClient
+def test_lesson_holds_on_the_trained_network(lesson, caffe_vgg16, monkeypatch):
     from nbclient.exceptions import CellExecutionError
 
-    monkeypatch.setenv("STYLELAB_WEIGHTS", "caffe-vgg16")
-    monkeypatch.setenv("STYLELAB_FAST", "1")
-    monkeypatch.delenv("STYLELAB_MODE", raising=False)  # it would win over STYLELAB_FAST
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    # the kernel imports this checkout's stylelab, as nbval's kernels do
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
+    from lesson_runs import execute, missing_figures
+
+    environment = {"STYLELAB_WEIGHTS": "caffe-vgg16", "STYLELAB_FAST": "1", "MPLBACKEND": "Agg"}
     notebook = nbformat.read(NOTEBOOKS / lesson, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     try:
-        client.execute()
+        notebook = execute(lesson, environment, monkeypatch, timeout=600, notebook=notebook)
     except CellExecutionError as exc:
         pytest.fail(f"{lesson} fails on the trained VGG-16: {_first_error(notebook) or exc.ename}", pytrace=False)
+    assert not missing_figures(notebook), f"{lesson} on the trained VGG-16: {missing_figures(notebook)}"
 
 
 def _first_error(notebook) -> str:

@@ -166,3 +166,43 @@ def test_the_documented_timing_tables_match_the_reference():
         expected = {lesson: (t["fast"].seconds, t["laptop"].seconds) for lesson, t in modes.REFERENCE.items()
                     if t["fast"].measured}
         assert rows == expected, document
+
+
+def test_the_evaluation_time_is_the_median_of_several_passes(monkeypatch):
+    # One pass slowed by another program must not decide the estimate (a single timing once said 48 min for 14).
+    ticks = iter([0.0, 9.0, 10.0, 10.1, 20.0, 20.1, 30.0, 35.0, 40.0, 40.1, 50.0, 50.1])  # warm-up 9 s, then 0.1, 0.1, 5, 0.1, 0.1
+    monkeypatch.setattr(modes.time, "perf_counter", lambda: next(ticks))
+    model = sl.VGGFeatures(weights="random", device="cpu")
+    assert modes.time_one_evaluation(model, size=32, repeats=5) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        modes.time_one_evaluation(model, repeats=0)
+
+
+def test_the_estimate_says_it_comes_from_this_moments_speed():
+    assert "this machine's speed right now" in modes.describe_times("02", "laptop", REF)
+
+
+class _FakeKernelShell:
+    kernel = object()  # what a Jupyter kernel's shell has and a terminal's lacks
+
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line):
+        self.magics.append((name, line))
+
+
+def test_a_kernel_with_a_file_backend_is_switched_to_inline(monkeypatch):
+    # MPLBACKEND=Agg in a notebook used to make every figure vanish silently.
+    import IPython
+    import matplotlib
+
+    shell = _FakeKernelShell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
+    assert sl.notebook.show_figures_inline() == "agg" and shell.magics == [("matplotlib", "inline")]
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline")
+    assert sl.notebook.show_figures_inline() is None and len(shell.magics) == 1  # already shows figures
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # a script: leave its backend alone
+    assert sl.notebook.show_figures_inline() is None and len(shell.magics) == 1

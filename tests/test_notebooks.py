@@ -191,3 +191,27 @@ def test_readme_pictures_exist_and_the_gallery_is_small():
             assert not missing, f"{readme.relative_to(root)} links pictures that do not exist: {missing}"
     total = sum(p.stat().st_size for p in (root / "images" / "gallery").glob("*.jpg"))
     assert total <= 3 * 2**20, f"the gallery's JPEGs take {total / 2**20:.1f} MB; keep them under 3 MB in all"
+
+
+@pytest.mark.slow  # executes the lesson (fast mode): tens of seconds on a 2-core CPU
+@pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
+def test_every_figure_appears_whatever_mplbackend_says(path, monkeypatch):
+    # MPLBACKEND=Agg (as this suite sets it) once made every figure of a lesson vanish without
+    # an error; each figure call of each cell must come back as one image/png output.
+    from lesson_runs import execute, figure_calls, missing_figures
+
+    environment = {"STYLELAB_WEIGHTS": "random", "STYLELAB_MODE": "fast", "MPLBACKEND": "Agg"}
+    notebook = execute(path.name, environment, monkeypatch)
+    assert sum(figure_calls(cell.source) for cell in notebook.cells if cell.cell_type == "code"), (
+        f"{path.name} makes no figure at all"
+    )
+    assert not missing_figures(notebook), f"{path.name}: {missing_figures(notebook)}"
+
+
+def test_figure_calls_count_new_figures_only():
+    from lesson_runs import figure_calls
+
+    assert figure_calls("fig = sl.plotting.show_images([a], ['a'])") == 1
+    assert figure_calls("fig, ax = plt.subplots()\nsl.plotting.loss_curves(h, ax=ax)") == 1  # draws into ax
+    assert figure_calls("sl.plotting.table(rows)\nx = sl.plotting.to_numpy_image(a)") == 0  # no figure
+    assert figure_calls("f = sl.plotting.heatmaps(m, t)\ng = sl.plotting.ablation_grid(i, r, c)") == 2

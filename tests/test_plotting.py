@@ -90,6 +90,22 @@ def test_channel_histograms_one_panel_per_image():
     assert len(fig.axes[0].patches) == 3  # three step histograms
 
 
+def test_channel_histograms_name_and_colour_each_channel_by_its_order():
+    # A Caffe network's input is B, G, R: its first channel must be labelled B and drawn blue.
+    from matplotlib.colors import to_rgba
+
+    bgr = torch.stack([torch.full((8, 8), -17.0), torch.zeros(8, 8), torch.full((8, 8), 30.0)])[None]
+    fig = plotting.channel_histograms({"raw": torch.rand(1, 3, 8, 8), "caffe": bgr}, channel_names={"raw": "RGB", "caffe": "BGR"})
+    caffe = fig.axes[1]
+    labels = [t.get_text() for t in caffe.get_legend().get_texts()]
+    assert labels == ["B", "G", "R"]
+    first = caffe.patches[0]  # the first channel's histogram: all its mass at -17
+    assert first.get_edgecolor() == to_rgba("tab:blue") and first.get_path().vertices[:, 0].min() < -16
+    assert [p.get_edgecolor() for p in fig.axes[0].patches] == [to_rgba(c) for c in ("tab:red", "tab:green", "tab:blue")]
+    with pytest.raises(ValueError, match="no channel_names for"):
+        plotting.channel_histograms({"a": bgr}, channel_names={"b": "RGB"})
+
+
 def test_responses_labels_layers_and_channels():
     feats = {"relu1_1": torch.zeros(1, 4, 8, 8), "relu3_1": torch.zeros(1, 2, 2, 2)}
     feats["relu1_1"][0, 2] = 1.0
@@ -167,3 +183,21 @@ def test_convergence_plot_marks_where_each_run_first_reaches_the_level():
     assert [tuple(d.get_xdata()) for d in dots] == [(1.0,), (0.4,)]
     with pytest.raises(ValueError, match="at least one run"):
         plotting.convergence({})
+
+
+def test_wrap_label_keeps_long_network_labels_over_their_column():
+    label = "VGG-16 from vgg16-imagenet-caffe.pth, Caffe preprocessing"
+    wrapped = plotting.wrap_label(label, width=26)
+    assert all(len(line) <= 26 for line in wrapped.splitlines()) and len(wrapped.splitlines()) > 1
+    assert wrapped.replace("\n", " ") == label and plotting.wrap_label("short") == "short"
+
+
+def test_amplified_difference_scales_by_a_percentile_not_a_fixed_gain():
+    a = torch.zeros(1, 3, 10, 10)
+    b = a.clone()
+    b[..., :5, :] = 0.01  # a small difference everywhere in the top half
+    b[..., 0, 0] = 0.9  # and one large outlier
+    image, gain = plotting.amplified_difference(a, b, percentile=95.0)
+    assert gain == pytest.approx(100.0, rel=1e-3)  # the 95th percentile is 0.01, not the outlier
+    assert image[..., 2, 2].max() == pytest.approx(1.0) and image[..., 7, 7].max() == 0.0 and image.max() <= 1.0
+    assert plotting.amplified_difference(a, a)[1] == 1.0  # identical: nothing to amplify

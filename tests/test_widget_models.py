@@ -229,3 +229,10 @@ def test_stop_ends_a_background_run_with_the_image_so_far(model):
     assert run.result.status == "stopped" and 2 <= run.result.evaluations < 2000
     assert run.outcome(run.runs[0]["settings"], run.result).startswith(
         f"Stopped after evaluation {run.result.evaluations} of 2000")
+
+
+def test_the_playground_starts_at_the_courses_style_weight(model):
+    # One β story: the slider starts where lessons 04-06 put β, ten times the starting images' balance point.
+    run = playground(model)
+    expected = sl.analysis.course_style_weight(model, run.content.image(), run.style.image())
+    assert run.ratio == pytest.approx(expected) and playground(model, ratio=123.0).ratio == 123.0

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Seque
 import torch
 
 from .. import presets
+from ..analysis import course_style_weight
 from ..data import example_path, names
 from ..errors import ImageLoadError, StyleLabError
 from ..figures import top_channels
@@ -271,7 +272,9 @@ class PlaygroundRun:
         model: a :class:`~stylelab.VGGFeatures` (default: built from ``$STYLELAB_WEIGHTS``).
         content, style: the two :class:`ImageChoice` objects.
         steps, optimizer, ratio, content_layer, seed: the settings at the start (see
-            :meth:`settings`); ``ratio`` is style weight / content weight.
+            :meth:`settings`); ``ratio`` is style weight / content weight, by default the
+            course's style weight for the starting images and layers
+            (:func:`stylelab.analysis.course_style_weight`, ten times their balance point).
         style_layers: the style layers ticked at the start (a name, names or ``{layer: weight}``).
         preview_every: the ``"step"`` event asks for a preview every this many steps.
 
@@ -297,7 +300,7 @@ class PlaygroundRun:
         *,
         steps: int = 50,
         optimizer: str = "adam",
-        ratio: float = 1e6,
+        ratio: Optional[float] = None,
         style_layers: Union[str, Sequence[str], Mapping[str, float]] = DEFAULT_STYLE_LAYERS,
         content_layer: str = DEFAULT_CONTENT_LAYERS[0],
         preview_every: int = 5,
@@ -312,6 +315,12 @@ class PlaygroundRun:
         self.content, self.style = content, style
         self.ticked: Dict[str, bool] = {name: name in weights for name in offered}
         self.weights: Dict[str, float] = {name: float(weights.get(name, 1.0)) for name in offered}
+        if ratio is None:
+            try:
+                ratio = course_style_weight(self.model, content.image(), style.image(), content_layers=[content_layer],
+                                            style_layers=weights)
+            except StyleLabError:  # e.g. images too small for the layers: the run will say so; start at stylize's default
+                ratio = TransferSettings.style_weight
         self.ratio, self.content_layer, self.optimizer = float(ratio), content_layer, optimizer
         self.steps, self.tv_weight, self.init, self.seed = int(steps), 0.0, "content", seed
         self.preset: Optional[str] = None

@@ -37,7 +37,9 @@ class StylePlayground(Explorer):
         size: longest side of the content image (the style image gets the same).
         steps: optimisation steps offered at the start.
         optimizer: ``"adam"`` (smooth live preview) or ``"lbfgs"``.
-        ratio: the style weight / content weight ratio offered at the start.
+        ratio: the style weight / content weight ratio offered at the start; by default the
+            course's style weight for the starting images (ten times their balance point,
+            :func:`stylelab.analysis.course_style_weight`).
         style_layers: the style layers ticked at the start (list or ``{layer: weight}``).
         content_layer: the content layer offered at the start.
         preview_every: refresh the live preview every this many steps.
@@ -76,7 +78,7 @@ class StylePlayground(Explorer):
         size: int = 128,
         steps: int = 50,
         optimizer: str = "adam",
-        ratio: float = 1e6,
+        ratio: Optional[float] = None,
         style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_STYLE_LAYERS,
         content_layer: str = DEFAULT_CONTENT_LAYERS[0],
         preview_every: int = 5,
