@@ -137,7 +137,7 @@ def _features(model, image: torch.Tensor, layers: Sequence[str]) -> dict:
 
 
 def content_distance(model, image: torch.Tensor, photo: torch.Tensor, layer: str = "relu4_2") -> float:
-    """How far ``image`` is from ``photo`` in the features of ``layer``, relative to the photo's.
+    r"""How far ``image`` is from ``photo`` in the features of ``layer``, relative to the photo's.
 
     :math:`\lVert F(x) - F(p)\rVert^2 / \lVert F(p)\rVert^2` at one layer: 0 for the photo
     itself, about 1 or more for an unrelated picture. A ratio, so it means the same on any
@@ -163,7 +163,7 @@ def content_lost(model, image: torch.Tensor, photo: torch.Tensor, painting: torc
 
 
 def style_distance(model, image: torch.Tensor, style: torch.Tensor, layers: Sequence[str] = DEFAULT_STYLE_LAYERS) -> float:
-    """How far ``image``'s feature statistics are from ``style``'s, relative to the style's.
+    r"""How far ``image``'s feature statistics are from ``style``'s, relative to the style's.
 
     The mean over ``layers`` of :math:`\lVert G_l(x) - G_l(a)\rVert^2 / \lVert G_l(a)\rVert^2`
     (Gram matrices of :func:`~stylelab.gram_matrix`, which do not depend on the image size):
