@@ -120,23 +120,21 @@ class Reference:
 REFERENCE_MACHINE = "2-core CPU, no GPU, random VGG-19 weights, nbval (notebooks/INSTRUCTORS.md)"
 
 #: Seconds :func:`time_one_evaluation` took for the random VGG-19 on the reference machine
-#: when nothing else ran (the median of ten timings).
-REFERENCE_SECONDS_PER_EVALUATION = 0.13
+#: when the run times below were taken (the median of ten timings; 0.091 s for the trained VGG-16).
+REFERENCE_SECONDS_PER_EVALUATION = 0.103
 
-#: Run time per lesson and mode on the reference machine, nothing else running, random VGG-19,
-#: an empty result cache (notebooks/README.md gives the command). Fast and laptop: measured.
-#: Full: lesson 01 measured; the others estimated from the laptop time, scaled by the ratio of
-#: the two modes' pixels x evaluations (and, for lesson 04, of its number of transfers).
+#: Run time per lesson and mode on the reference machine, random VGG-19, an empty result cache
+#: (notebooks/README.md gives the command; the lesson at normal priority, other jobs at nice 19).
+#: Fast and laptop: measured. Full: lesson 01 measured; the others estimated from an earlier laptop
+#: time, scaled by the ratio of the two modes' pixels x evaluations.
 REFERENCE: Dict[str, Dict[str, Reference]] = {
-    "01": {"fast": Reference(11.8, True), "laptop": Reference(12.8, True), "full": Reference(19.3, True)},
-    "02": {"fast": Reference(16.2, True), "laptop": Reference(71.0, True), "full": Reference(1500, False)},
-    "03": {"fast": Reference(16.7, True), "laptop": Reference(52.2, True), "full": Reference(2500, False)},
-    "04": {"fast": Reference(38.9, True), "laptop": Reference(121.7, True), "full": Reference(18000, False)},
-    "05": {"fast": Reference(49.9, True), "laptop": Reference(169.0, True), "full": Reference(5200, False)},
-    "06": {"fast": Reference(21.8, True), "laptop": Reference(95.4, True), "full": Reference(7600, False)},
-    # Lesson 07: estimates, not yet timed on a quiet reference machine (fast: runs under load scaled by
-    # the measured seconds per evaluation; laptop and full: the fast transfers scaled by pixels x evaluations).
-    "07": {"fast": Reference(30.0, False), "laptop": Reference(210.0, False), "full": Reference(15000, False)},
+    "01": {"fast": Reference(10.8, True), "laptop": Reference(11.6, True), "full": Reference(19.3, True)},
+    "02": {"fast": Reference(12.7, True), "laptop": Reference(49.4, True), "full": Reference(1500, False)},
+    "03": {"fast": Reference(16.1, True), "laptop": Reference(42.3, True), "full": Reference(2500, False)},
+    "04": {"fast": Reference(48.4, True), "laptop": Reference(159.4, True), "full": Reference(18000, False)},
+    "05": {"fast": Reference(42.3, True), "laptop": Reference(118.8, True), "full": Reference(5200, False)},
+    "06": {"fast": Reference(23.0, True), "laptop": Reference(131.8, True), "full": Reference(7600, False)},
+    "07": {"fast": Reference(27.0, True), "laptop": Reference(70.7, True), "full": Reference(15000, False)},
 }
 
 
