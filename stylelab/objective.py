@@ -1,4 +1,4 @@
-r"""The Gatys et al. objective: targets computed once, then a weighted sum of losses.
+r"""The Gatys et al. objective: the sum of its terms, each holding targets computed once.
 
 For a generated image :math:`x`, content image :math:`p` and style image(s) :math:`a`:
 
@@ -26,6 +26,11 @@ With spatial masks (Gatys et al. 2017, §4; one mask per style image), style ima
 :math:`\sum_k \mathrm{style\_loss}_{T_k}(F_l(x), G_l(a_k))`, comparing the *guided* Gram
 matrix of the region (:func:`stylelab.masks.guided_gram_matrix`) with the style image's
 Gram matrix; blend weights are not used then.
+
+Each of the three terms is a module of :mod:`stylelab.terms` (:class:`~stylelab.terms.ContentTerm`,
+:class:`~stylelab.terms.StyleTerm` or :class:`~stylelab.terms.GuidedStyleTerm`,
+:class:`~stylelab.terms.TVTerm`) holding its targets and weight; ``print(objective.terms)``
+shows them. One forward pass of the network feeds every term.
 """
 
 from __future__ import annotations
@@ -33,12 +38,12 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from . import validate
-from .losses import TV_POWERS, TV_REDUCTIONS, content_loss, gram_matrix, style_loss, tv_loss
-from .masks import guided_gram_matrix, layer_mask, mask_list
+from .losses import TV_POWERS, TV_REDUCTIONS
 from .settings import IMAGE_UNITS, LAYER_WEIGHTINGS
+from .terms import ContentTerm, GuidedStyleTerm, LayerTerm, StyleTerm, TVTerm
 from .vgg import VGGFeatures
 
 __all__ = ["StyleObjective", "active_layers"]
@@ -81,7 +86,12 @@ class StyleObjective:
 
     Calling the objective on an image (in ``image_units``) returns a dict of scalar tensors: ``"total"``,
     the weighted terms ``"content"``, ``"style"``, ``"tv"``, and each layer's unweighted
-    loss as ``"content:relu4_2"``, ``"style:relu1_1"``, ...
+    loss as ``"content:relu4_2"``, ``"style:relu1_1"``, ... A term that is off is 0.
+
+    Attributes:
+        terms: the terms that are on, an :class:`torch.nn.ModuleDict` with keys among
+            ``"content"``, ``"style"``, ``"tv"``; ``"total"`` is the sum of their values.
+        layers: every layer a term needs, in network order (one forward pass computes them).
     """
 
     def __init__(
@@ -114,79 +124,41 @@ class StyleObjective:
         self.content_layers, self.style_layers = active_layers(
             content_layers, style_layers, has_content=content is not None, has_style=len(styles) > 0,
             content_weight=self.content_weight, style_weight=self.style_weight)
-        arch = model.architecture
         wanted = set(self.content_layers) | set(self.style_layers)
-        self.layers: List[str] = arch.ordered(wanted) if wanted else []
-        with torch.no_grad():
-            self.content_targets: Dict[str, torch.Tensor] = {}
-            if self.content_layers:
-                feats = model(content.to(model.device), self.content_layers)
-                self.content_targets = {name: feats[name].detach().clone() for name in self.content_layers}
-            self.style_targets: Dict[str, torch.Tensor] = {}
-            self.region_targets: Dict[str, List[tuple]] = {}
-            if self.style_layers and masks is not None:
-                self._set_region_targets(styles, masks)
-            elif self.style_layers:
-                for image, weight in zip(styles, blend):
-                    # One layer at a time: only its Gram matrix is kept, not its features.
-                    for name, value in model.iter_features(image.to(model.device), list(self.style_layers)):
-                        gram = gram_matrix(value.float()) * float(weight)
-                        self.style_targets[name] = self.style_targets.get(name, 0) + gram
-        # "channels": the 1/N_l^2 of the reference implementation, folded into each layer's
-        # weight; "paper": eq. 7's w_l alone (each style_loss is 4 E_l, a constant factor).
-        self._style_scale = {
-            name: w / arch.spec(name).out_channels ** 2 if layer_weighting == "channels" else w
-            for name, w in self.style_layers.items()
-        }
-
-    def _set_region_targets(self, styles: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> None:
-        """Per layer, a list of ``(mask at the layer's resolution, style Gram matrix)``."""
-        mask_list(masks, len(styles))
-        device = self.model.device
-        for image, mask in zip(styles, masks):
-            for name, value in self.model.iter_features(image.to(device), list(self.style_layers)):
-                small = layer_mask(mask.to(device=device, dtype=torch.float32), name)
-                if float(small.max()) > 0:  # a region too small for this layer is skipped there
-                    self.region_targets.setdefault(name, []).append((small, gram_matrix(value.float())))
+        self.layers: List[str] = model.architecture.ordered(wanted) if wanted else []
+        #: The terms that are on, by name ("content", "style", "tv"); the objective is their sum.
+        self.terms = nn.ModuleDict()
+        if self.content_layers:
+            self.terms["content"] = ContentTerm.from_image(model, content, self.content_layers, self.content_weight)
+        if self.style_layers and masks is not None:
+            self.terms["style"] = GuidedStyleTerm.from_images(model, styles, masks, self.style_layers,
+                                                              self.style_weight, layer_weighting)
+        elif self.style_layers:
+            self.terms["style"] = StyleTerm.from_images(model, styles, blend, self.style_layers, self.style_weight,
+                                                        layer_weighting)
+        if self.tv_weight > 0:
+            self.terms["tv"] = TVTerm(self.tv_weight, self.tv_power, self.tv_reduction)
 
     def __call__(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Loss terms for ``image`` ``(1, 3, H, W)`` in :attr:`image_units`; differentiable with respect to it."""
-        terms: Dict[str, torch.Tensor] = {}
-        zero = image.new_zeros(())
-        content_term, style_term = zero, zero
+        values: Dict[str, torch.Tensor] = {}
+        layer_terms = {key: term for key, term in self.terms.items() if isinstance(term, LayerTerm)}
+        losses: Dict[str, Dict[str, torch.Tensor]] = {key: {} for key in layer_terms}
         if self.layers:
-            # Each layer's losses are computed as soon as the forward pass reaches it (see
-            # VGGFeatures.iter_features): the backward pass then needs less memory at peak.
+            # One forward pass for every term; each layer's losses are computed as soon as it is reached
+            # (see VGGFeatures.iter_features): the backward pass then needs less memory at peak.
             preprocessed = self.image_units == "network"
             for name, features in self.model.iter_features(image, self.layers, preprocessed=preprocessed):
-                if name in self.content_targets:
-                    value = content_loss(features.float(), self.content_targets[name])
-                    terms[f"content:{name}"] = value
-                    content_term = content_term + value
-                if name in self._style_scale:
-                    value = self._layer_style_loss(name, features.float())
-                    terms[f"style:{name}"] = value
-                    style_term = style_term + value * self._style_scale[name]
-            if self.content_layers:
-                content_term = content_term * (self.content_weight / len(self.content_layers))
-            style_term = style_term * self.style_weight
-        tv_term = tv_loss(image, self.tv_power, self.tv_reduction) * self.tv_weight if self.tv_weight > 0 else zero
-        terms["content"] = content_term
-        terms["style"] = style_term
-        terms["tv"] = tv_term
-        terms["total"] = content_term + style_term + tv_term
-        return terms
+                for key, term in layer_terms.items():
+                    if name in term.layers:
+                        losses[key][name] = values[f"{key}:{name}"] = term.layer_loss(name, features)
+        zero = image.new_zeros(())
+        weighted = {key: term.total(losses[key]) for key, term in layer_terms.items()}
+        weighted["tv"] = self.terms["tv"](image) if "tv" in self.terms else zero
+        for key in ("content", "style", "tv"):
+            values[key] = weighted.get(key, zero)
+        values["total"] = values["content"] + values["style"] + values["tv"]
+        return values
 
-    def _layer_style_loss(self, name: str, features: torch.Tensor) -> torch.Tensor:
-        """Unweighted style loss of one layer: plain, or summed over the masked regions."""
-        if name in self.style_targets:
-            return style_loss(features, self.style_targets[name])
-        total = features.new_zeros(())
-        for mask, target in self.region_targets.get(name, []):
-            if mask.shape[-2:] != features.shape[-2:]:
-                raise ValueError(
-                    f"The masks are {mask.shape[-2]}x{mask.shape[-1]} at layer {name} but the features are "
-                    f"{features.shape[-2]}x{features.shape[-1]}; build the objective with masks at the image's size."
-                )
-            total = total + F.mse_loss(guided_gram_matrix(features, mask), target.expand(features.shape[0], -1, -1))
-        return total
+    def __repr__(self) -> str:
+        return f"StyleObjective(image_units={self.image_units!r}, terms={self.terms})"

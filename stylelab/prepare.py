@@ -45,6 +45,11 @@ class Plan:
             that scale's); each keeps its own aspect ratio.
         content_layers: the content term's layers (empty when the term is off).
         style_layers: the style term's ``{layer: weight}`` (empty when the term is off).
+        style_shapes: ``(h, w)`` of each style image at the last scale, for those whose size
+            was given (:func:`plan`'s ``style_shapes``).
+        memory: the estimated peak memory of the run in bytes, at its largest (last) scale
+            (:func:`stylelab.validate.memory_estimate`); :func:`check_memory` refuses a run
+            whose ``memory`` is above the limit. ``print(f"{plan.memory / 2**20:.0f} MiB")``.
     """
 
     shape: Shape
@@ -52,15 +57,22 @@ class Plan:
     style_sides: Tuple[int, ...]
     content_layers: Tuple[str, ...]
     style_layers: Tuple[Tuple[str, float], ...]
+    style_shapes: Tuple[Shape, ...]
+    memory: int
 
     def style_side_at(self, shape: Sequence[int]) -> int:
         """The style images' longest side at the scale of size ``shape``."""
         return self.style_sides[self.sizes.index(tuple(shape))]
 
 
-def plan(settings: TransferSettings, content_shape: Optional[Sequence[int]], style_count: int) -> Plan:
+def plan(settings: TransferSettings, content_shape: Optional[Sequence[int]], style_count: int,
+         style_shapes: Sequence[Optional[Sequence[int]]] = ()) -> Plan:
     """The :class:`Plan` of a run whose content is ``content_shape`` ``(h, w)`` as given
     (``None``: no content image) with ``style_count`` style images.
+
+    ``style_shapes``: the style images' ``(h, w)`` as given, ``None`` for one whose size is
+    not known before loading it (e.g. from :func:`~stylelab.images.image_shape`): they give
+    :attr:`Plan.style_shapes` and :attr:`Plan.memory`, which leave out the ones not given.
 
     Raises :class:`~stylelab.ParameterError` when the last scale is not the output size or
     ``style_scale`` makes the style images less than a pixel wide.
@@ -82,8 +94,10 @@ def plan(settings: TransferSettings, content_shape: Optional[Sequence[int]], sty
     content_layers, style_layers = active_layers(
         settings.content_layers, settings.style_layer_weights, has_content=content_shape is not None,
         has_style=style_count > 0, content_weight=settings.content_weight, style_weight=settings.style_weight)
+    styles_last = tuple(target_size(tuple(s), side) for s in style_shapes if s is not None)
     return Plan(shape, tuple(sizes), tuple(style_side(s, settings.style_scale) for s in sizes),
-                tuple(content_layers), tuple(style_layers.items()))
+                tuple(content_layers), tuple(style_layers.items()), styles_last,
+                validate.memory_estimate(shape, styles_last))
 
 
 @dataclass
@@ -164,9 +178,8 @@ def check_memory(content: Any, styles: List[Any], settings: TransferSettings, de
     own = None if content is None else image_shape(content)
     if content is not None and own is None:
         return  # not measurable without loading it; load_image says why
-    side = plan(settings, own, len(styles)).style_sides[-1]
-    style_shapes = [target_size(shape, side) for shape in map(image_shape, styles) if shape is not None]
-    validate.check_memory(target_size(own or (1, 1), output_size(settings)), style_shapes, device=device)
+    run_plan = plan(settings, own, len(styles), [image_shape(s) for s in styles])
+    validate.check_memory(run_plan.shape, run_plan.style_shapes, device=device, need=run_plan.memory)
 
 
 def prepare(content: Any, style: Any, settings: TransferSettings, architecture: Architecture, *,
@@ -175,7 +188,8 @@ def prepare(content: Any, style: Any, settings: TransferSettings, architecture: 
     ``blend`` the weights :func:`check_inputs` returned for these inputs."""
     styles = style_list(style)
     content_image = load_image(content, output_size(settings)) if content is not None else None
-    run_plan = plan(settings, None if content_image is None else content_image.shape[-2:], len(styles))
+    run_plan = plan(settings, None if content_image is None else content_image.shape[-2:], len(styles),
+                    [image_shape(s) for s in styles])
     style_images = [load_image(s, run_plan.style_sides[-1]) for s in styles]
     region_masks = prepare_masks(masks, len(style_images), run_plan.shape) if masks is not None else None
     _check_layers(settings, architecture, run_plan, style_images)

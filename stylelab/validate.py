@@ -308,14 +308,16 @@ def memory_limit(device: Any = None, environ: Optional[Mapping[str, str]] = None
 
 def check_memory(
     shape: Tuple[int, int], style_shapes: Sequence[Tuple[int, int]] = (), device: Any = None,
-    limit: Optional[int] = -1,
+    limit: Optional[int] = -1, *, need: Optional[int] = None,
 ) -> int:
     """Refuse a run whose estimated memory is above the limit; returns the estimate in bytes.
 
     ``limit``: bytes, ``None`` for no limit, or ``-1`` (default) for :func:`memory_limit`.
+    ``need``: the estimate when it is already made (a run's ``Plan.memory``); by default
+    :func:`memory_estimate` of ``shape`` and ``style_shapes``.
     Raises :class:`~stylelab.MemoryLimitError` before anything is allocated.
     """
-    need = memory_estimate(shape, style_shapes)
+    need = memory_estimate(shape, style_shapes) if need is None else need
     limit = memory_limit(device) if limit == -1 else limit
     if limit is not None and need > limit:
         largest = max([tuple(shape), *[tuple(s) for s in style_shapes]], key=lambda s: s[0] * s[1])

@@ -141,7 +141,7 @@ def test_blend_one_zero_reproduces_the_single_style_under_every_control(content,
     one = sl.StyleObjective(model, content, [a], blend=[1.0], **kwargs)
     two = sl.StyleObjective(model, content, [a, b], blend=[1.0, 0.0], **kwargs)
     for name in ("relu1_1", "relu5_1"):
-        assert torch.equal(one.style_targets[name], two.style_targets[name])
+        assert torch.equal(one.terms["style"].targets[name], two.terms["style"].targets[name])
 
 
 def test_blend_weights_move_the_target(content, model):
@@ -150,7 +150,7 @@ def test_blend_weights_move_the_target(content, model):
     ga, gb = (sl.gram_matrix(model(s, layers)["relu1_1"]) for s in (a, b))
     objective = sl.StyleObjective(model, content, [a, b], content_layers=["relu4_2"], style_layers={"relu1_1": 1},
                                   blend=[0.7, 0.3], content_weight=1, style_weight=1, tv_weight=0)
-    assert torch.allclose(objective.style_targets["relu1_1"], 0.7 * ga + 0.3 * gb, atol=1e-6)
+    assert torch.allclose(objective.terms["style"].targets["relu1_1"], 0.7 * ga + 0.3 * gb, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- masks

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 import stylelab as sl
-from stylelab.prepare import plan
+from stylelab import validate
+from stylelab.prepare import check_memory, plan
 from stylelab.settings import TransferSettings
 
 
@@ -45,3 +47,23 @@ def test_without_content_the_size_setting_is_the_output():
 def test_a_plan_that_cannot_work_is_refused_with_one_sentence(settings, message):
     with pytest.raises(sl.ParameterError, match=re.escape(message)):
         plan(settings, (60, 80), style_count=1)
+
+
+def test_the_plan_carries_the_memory_estimate_of_its_last_scale():
+    settings = TransferSettings(scales=(200, 400), style_scale=0.5)
+    made = plan(settings, (600, 800), 2, [(1000, 500), None])  # the second style's size is unknown
+    assert made.style_shapes == ((200, 100),)  # at the last scale: style_scale x 400 = 200 px
+    assert made.memory == 300 * 400 * validate.BYTES_PER_PIXEL + 200 * 100 * validate.STYLE_BYTES_PER_PIXEL
+    assert plan(settings, (600, 800), 1).memory == 300 * 400 * validate.BYTES_PER_PIXEL  # no style size given
+
+
+def test_check_memory_refuses_a_run_by_its_plans_estimate(monkeypatch):
+    content, style = torch.rand(1, 3, 60, 80), torch.rand(1, 3, 90, 120)
+    settings = TransferSettings(size=80)
+    need = plan(settings, (60, 80), 1, [(90, 120)]).memory
+    assert need == 60 * 80 * validate.BYTES_PER_PIXEL + 60 * 80 * validate.STYLE_BYTES_PER_PIXEL
+    monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", f"{need}b")
+    check_memory(content, [style], settings, "cpu")  # exactly at the limit: allowed
+    monkeypatch.setenv("STYLELAB_MEMORY_LIMIT", f"{need - 1}b")
+    with pytest.raises(sl.MemoryLimitError, match="A 60x80 run .largest image 60x80. needs about"):
+        check_memory(content, [style], settings, "cpu")
