@@ -52,7 +52,7 @@ def main() -> int:
           f"| {os.cpu_count()} CPUs | torch threads {torch.get_num_threads()} | weights {args.weights} | device {args.device}")
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} (other jobs on this machine slow both runs)")
     shape = sl.load_image(content, final).shape[-2:]
-    stage_pixels = [h * w for h, w in sl.scales.stage_sizes(shape, args.scales)]
+    stage_pixels = [h * w for h, w in sl.pyramid.stage_sizes(shape, args.scales)]
     same_cost = round(sum(n * p for n, p in zip(args.steps, stage_pixels)) / stage_pixels[-1])
     runs = {
         "coarse-to-fine": dict(scales=args.scales, steps=args.steps),
@@ -70,7 +70,7 @@ def main() -> int:
             print(f"  {name} could not finish: {exc}")
             continue
         height, width = report.image.shape[-2:]
-        cost = sl.scales.pixel_cost(report) / (height * width)
+        cost = sl.analysis.pixel_cost(report) / (height * width)
         rows.append((name, options, report, cost))
         print(f"  {report}")
         for stage in report.config["stages"]:

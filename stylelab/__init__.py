@@ -10,7 +10,8 @@ Import as ``import stylelab as sl``. The main pieces:
   :mod:`stylelab.settings` holds a run's settings as one checked value, and
   :mod:`stylelab.analysis` reads results (losses at the final scale, compute spent);
 * :mod:`stylelab.data` - the example images; :mod:`stylelab.patterns` - synthetic test
-  images; :mod:`stylelab.plotting` - figures;
+  images; :mod:`stylelab.figures`, :mod:`stylelab.lesson_figures`, :mod:`stylelab.tables` - figures
+  and tables;
 * perceptual control (Gatys et al. 2017): :mod:`stylelab.color` (keep the photo's
   colours), :mod:`stylelab.masks` (which style goes where), :mod:`stylelab.scales`
   (coarse-to-fine, mixed-scale styles), :mod:`stylelab.measure` (time and peak memory);
@@ -49,7 +50,7 @@ from .weights import UntrainedWeightsWarning
 
 from .version import __version__
 
-_LAZY_MODULES = ("plotting", "notebook", "widgets", "exercises", "measure")
+_LAZY_MODULES = ("figures", "lesson_figures", "notebook", "widgets", "exercises", "measure")
 
 
 def __getattr__(name):

@@ -1,7 +1,7 @@
 """Analysis: numbers that say what a run did and what a picture shows, without figures.
 
-Three kinds of measure; none draws anything (the figures live in :mod:`stylelab.plotting`),
-and none needs matplotlib:
+Three kinds of measure; none draws anything (the figures live in :mod:`stylelab.figures` and
+:mod:`stylelab.lesson_figures`), and none needs matplotlib:
 
 * **choosing the style weight** - :func:`balance_point` and :func:`course_style_weight`,
   the one place where the course's style weight β is chosen (lesson 04 derives it);

@@ -3,7 +3,7 @@
 Every function returns the ``matplotlib.figure.Figure`` it drew (so a test can inspect
 it and a notebook can save it) and never changes global matplotlib settings. Figures get
 a title and labelled panels; pass ``title=`` to say what the reader should look at.
-:mod:`stylelab.plotting` re-exports everything here; import from there.
+The lessons read them as ``sl.figures.*``.
 """
 
 from __future__ import annotations

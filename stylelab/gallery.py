@@ -54,7 +54,7 @@ def _stylize(model: VGGFeatures, content, style, size: int, steps: int, **option
 
 
 def _filters(model: VGGFeatures, size: int, steps: int):
-    from .plotting import filter_patches
+    from .lesson_figures import filter_patches
 
     from .network import NetworkSettings, build_model
 
@@ -67,7 +67,7 @@ def _filters(model: VGGFeatures, size: int, steps: int):
 
 
 def _reconstructions(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     photo = example("chelsea", size=size)
     layers = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
@@ -81,7 +81,7 @@ def _reconstructions(model: VGGFeatures, size: int, steps: int):
 
 
 def _textures(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     style = example("swirls", size=size)
     depths = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -100,7 +100,7 @@ RATIOS = (1e3, 1e4, 1e5, 1e6, 1e7)
 
 
 def _ratios(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     photo, style = example("chelsea", size=size), example("swirls")
     images = [_stylize(model, photo, style, size, steps, style_weight=beta).image for beta in RATIOS]
@@ -111,7 +111,7 @@ def _ratios(model: VGGFeatures, size: int, steps: int):
 
 
 def _transfer(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     photo, style = example("chelsea", size=size), example("swirls", size=size)
     result = _stylize(model, photo, style, size, steps)
@@ -122,7 +122,7 @@ def _transfer(model: VGGFeatures, size: int, steps: int):
 
 
 def _control(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     photo, style = example("coffee", size=size), example("mosaic")
     runs = [("style's colours", None), ("luminance only", "luminance"), ("histogram matched", "histogram")]
@@ -135,7 +135,7 @@ def _control(model: VGGFeatures, size: int, steps: int):
 
 def _high_resolution(model: VGGFeatures, size: int, steps: int):
     from .analysis import course_style_weight
-    from .plotting import show_images
+    from .figures import show_images
     from .transfer import stylize
 
     photo, style = example("chelsea", size=size), example("swirls", size=size)
@@ -152,7 +152,7 @@ def _high_resolution(model: VGGFeatures, size: int, steps: int):
 
 def _presets(model: VGGFeatures, size: int, steps: int):
     from . import presets
-    from .plotting import show_images
+    from .figures import show_images
     from .transfer import stylize
 
     photo, style = example("chelsea", size=size), example("swirls", size=size)
@@ -169,7 +169,7 @@ def _presets(model: VGGFeatures, size: int, steps: int):
 
 
 def _hero(model: VGGFeatures, size: int, steps: int):
-    from .plotting import show_images
+    from .figures import show_images
 
     pairs = [("chelsea", "swirls"), ("astronaut", "mosaic"), ("coffee", "blocks")]
     images = [_stylize(model, example(c, size=size), example(s), size, steps).image for c, s in pairs]

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
-from .errors import ImageTooSmallError, LayerNameError
+from .errors import ImageTooSmallError, LayerNameError, ParameterError
+from .validate import non_negative
 
 __all__ = [
     "LayerSpec",
@@ -42,6 +43,8 @@ __all__ = [
     "LAYER_NAMES",
     "CONV_NAMES",
     "check_layer_names",
+    "layer_names",
+    "style_layer_weights",
     "min_input_size",
     "check_input_size",
     "spec",
@@ -262,6 +265,30 @@ def spec(name: str, network: NetworkLike = None) -> LayerSpec:
 def check_layer_names(names: str | Iterable[str], network: NetworkLike = None) -> List[str]:
     """Validate layer names of ``network`` (default VGG-19); see :meth:`Architecture.check_layer_names`."""
     return architecture(network).check_layer_names(names)
+
+
+def layer_names(name: str, value: Any) -> List[str]:
+    """A layer name or a list of names, checked (``name`` is the parameter, for the message)."""
+    if isinstance(value, str):
+        return check_layer_names(value)
+    if value is None or isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable):
+        raise ParameterError(
+            f"{name} must be a layer name or a list of layer names such as ['relu4_2']; got {value!r}."
+        )
+    return check_layer_names(list(value))
+
+
+def style_layer_weights(style_layers: Any) -> Dict[str, float]:
+    """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
+
+    Raises :class:`~stylelab.LayerNameError` for an unknown name and
+    :class:`~stylelab.ParameterError` for a wrong type or a weight that is not a finite
+    number >= 0.
+    """
+    if isinstance(style_layers, Mapping):
+        names = layer_names("style_layers", list(style_layers))
+        return {layer: non_negative(f"the weight of style layer {layer}", style_layers[layer]) for layer in names}
+    return {layer: 1.0 for layer in layer_names("style_layers", style_layers)}
 
 
 def min_input_size(names: str | Sequence[str], network: NetworkLike = None) -> int:

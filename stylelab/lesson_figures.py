@@ -1,8 +1,7 @@
 """Figures made for particular lessons: layer grids, receptive fields, ablations, convergence.
 
 Built on :mod:`stylelab.figures` and, like those, each returns the ``Figure`` it drew and
-leaves global matplotlib settings alone. :mod:`stylelab.plotting` re-exports everything
-here; import from there.
+leaves global matplotlib settings alone. The lessons read them as ``sl.lesson_figures.*``.
 """
 
 from __future__ import annotations

@@ -30,10 +30,7 @@ from typing import Any, Sequence, Tuple, Union
 
 import torch
 
-# Lesson 06 reads these three as sl.scales.*; their homes are stylelab.analysis and stylelab.pyramid.
-from .analysis import final_scale_losses, pixel_cost  # noqa: F401
 from .images import load_image
-from .pyramid import stage_sizes  # noqa: F401
 from .settings import TransferSettings
 from .transfer import stylize
 

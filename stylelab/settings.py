@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from . import validate
 from .errors import ParameterError
 from .images import target_size
+from .layers import layer_names, style_layer_weights
 from .network import NETWORK_FIELDS, NetworkSettings
 from .losses import TV_POWERS, TV_REDUCTIONS
 
@@ -234,8 +235,8 @@ def _checked(settings: TransferSettings) -> Dict[str, Any]:
     optimizer = validate.choice("optimizer", s.optimizer.lower() if isinstance(s.optimizer, str) else s.optimizer, OPTIMIZERS)
     scales = tuple(validate.scales(s.scales)) if s.scales is not None else None
     values = {
-        "content_layers": tuple(validate.layer_names("content_layers", s.content_layers)),
-        "style_layers": tuple(validate.style_layer_weights(_pairs_as_mapping(s.style_layers)).items()),
+        "content_layers": tuple(layer_names("content_layers", s.content_layers)),
+        "style_layers": tuple(style_layer_weights(_pairs_as_mapping(s.style_layers)).items()),
         "content_weight": validate.non_negative("content_weight", s.content_weight),
         "style_weight": validate.non_negative("style_weight", s.style_weight),
         "tv_weight": validate.non_negative("tv_weight", s.tv_weight),

@@ -1,6 +1,6 @@
 """Small tables that Jupyter shows as HTML and a terminal as Markdown (no pandas needed).
 
-:mod:`stylelab.plotting` re-exports :class:`Table` and :func:`table`.
+The lessons read them as ``sl.tables.table``.
 """
 
 from __future__ import annotations

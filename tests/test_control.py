@@ -270,9 +270,9 @@ def test_coarse_to_fine_reaches_a_lower_loss_for_the_same_compute(model, small_r
     single = small_run(content, style, steps=10)
     coarse_to_fine = small_run(content, style, scales=(32, 64), steps=(16, 5))
     assert coarse_to_fine.image.shape == single.image.shape == content.shape
-    assert sl.scales.pixel_cost(coarse_to_fine) <= sl.scales.pixel_cost(single)
+    assert sl.analysis.pixel_cost(coarse_to_fine) <= sl.analysis.pixel_cost(single)
     # Both final-scale losses come from the same objective at 43x64 pixels.
-    assert min(sl.scales.final_scale_losses(coarse_to_fine.history)) < 0.8 * min(sl.scales.final_scale_losses(single.history))
+    assert min(sl.analysis.final_scale_losses(coarse_to_fine.history)) < 0.8 * min(sl.analysis.final_scale_losses(single.history))
 
 
 def test_coarse_to_fine_result_records_every_scale(content, style, model, small_run):
@@ -285,13 +285,13 @@ def test_coarse_to_fine_result_records_every_scale(content, style, model, small_
     assert [stage["size"] for stage in result.config["stages"]] == [[16, 24], [32, 48]]
     assert result.history["scale"] == [24.0] * 3 + [48.0] * 2
     assert result.evaluations == 5 and 1 <= result.steps <= 5 and len(result.history["total"]) == 5
-    assert sl.scales.pixel_cost(result) == 3 * 16 * 24 + 2 * 32 * 48
+    assert sl.analysis.pixel_cost(result) == 3 * 16 * 24 + 2 * 32 * 48
     assert result.history["time"] == sorted(result.history["time"])
     assert "Coarse-to-fine at 24/48 px" in result.message
     same = small_run(content, style, scales=[48], steps=3)
     plain = small_run(content, style, steps=3)
     assert torch.equal(same.image, plain.image)
-    assert sl.scales.pixel_cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
+    assert sl.analysis.pixel_cost(plain) == 3 * 32 * 48 and "scale" not in plain.history
 
 
 def test_masks_follow_the_image_through_the_scales(content, style, model, small_run):
@@ -358,5 +358,5 @@ def test_combine_scales_takes_fine_texture_and_keeps_coarse_layout(model):
 
 def test_final_scale_losses_keep_only_the_last_scale():
     history = {"total": [5.0, 4.0, 3.0, 2.0], "scale": [16, 16, 32, 32]}
-    assert sl.scales.final_scale_losses(history) == [3.0, 2.0]
-    assert sl.scales.final_scale_losses({"total": [1.0, 0.5]}) == [1.0, 0.5]
+    assert sl.analysis.final_scale_losses(history) == [3.0, 2.0]
+    assert sl.analysis.final_scale_losses({"total": [1.0, 0.5]}) == [1.0, 0.5]

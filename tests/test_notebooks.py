@@ -211,7 +211,7 @@ def test_every_figure_appears_whatever_mplbackend_says(path, monkeypatch):
 def test_figure_calls_count_new_figures_only():
     from lesson_runs import figure_calls
 
-    assert figure_calls("fig = sl.plotting.show_images([a], ['a'])") == 1
-    assert figure_calls("fig, ax = plt.subplots()\nsl.plotting.loss_curves(h, ax=ax)") == 1  # draws into ax
-    assert figure_calls("sl.plotting.table(rows)\nx = sl.plotting.to_numpy_image(a)") == 0  # no figure
-    assert figure_calls("f = sl.plotting.heatmaps(m, t)\ng = sl.plotting.ablation_grid(i, r, c)") == 2
+    assert figure_calls("fig = sl.figures.show_images([a], ['a'])") == 1
+    assert figure_calls("fig, ax = plt.subplots()\nsl.figures.loss_curves(h, ax=ax)") == 1  # draws into ax
+    assert figure_calls("sl.tables.table(rows)\nx = sl.figures.to_numpy_image(a)") == 0  # no figure
+    assert figure_calls("f = sl.lesson_figures.heatmaps(m, t)\ng = sl.lesson_figures.ablation_grid(i, r, c)") == 2

@@ -14,7 +14,7 @@ def test_public_api_exists():
     for name in ("load_image", "save_image", "to_pil", "resize", "VGGFeatures", "gram_matrix", "content_loss",
                  "style_loss", "tv_loss", "stylize", "StyleTransferResult", "LAYER_NAMES", "data"):
         assert hasattr(sl, name), name
-    for module in ("plotting", "notebook", "widgets", "exercises", "cache", "scales", "measure", "color", "masks"):
+    for module in ("figures", "lesson_figures", "tables", "notebook", "widgets", "exercises", "cache", "scales", "measure", "color", "masks"):
         assert getattr(sl, module).__name__ == f"stylelab.{module}"  # loaded on first use
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stylelab import plotting, tables
+from stylelab import tables
 
 
 def test_table_html_and_markdown():
@@ -22,7 +22,6 @@ def test_table_html_and_markdown():
         tables.table([])
 
 
-def test_columns_default_to_the_first_rows_keys_and_plotting_re_exports():
+def test_columns_default_to_the_first_rows_keys():
     tab = tables.Table([{"b": 1, "a": 2}])
     assert tab.columns == ["b", "a"] and tab.cell(tab.rows[0], "a") == "2"
-    assert plotting.Table is tables.Table and plotting.table is tables.table

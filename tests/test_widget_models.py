@@ -78,7 +78,7 @@ def maps(model):
 def test_feature_maps_are_the_networks_activations_and_top_channels(maps, model):
     expected = model(sl.data.example("chelsea", size=40), ["relu1_2"])["relu1_2"]
     assert torch.allclose(maps.features(), expected)
-    assert maps.channel == TOP and maps.shown_channels() == sl.plotting.top_channels(expected, 4)
+    assert maps.channel == TOP and maps.shown_channels() == sl.figures.top_channels(expected, 4)
     assert maps.channel_choices()[:2] == [("top 4", TOP), ("0", 0)] and len(maps.channel_choices()) == 65
     maps.select_channel(7)
     stats = maps.channel_statistics(7)

@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import stylelab as sl  # noqa: E402
-from stylelab import plotting, widgets  # noqa: E402
+from stylelab import figures, widgets  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -51,30 +51,30 @@ def _close_figures():
     plt.close("all")
 
 
-# --------------------------------------------------------------------------- plotting helpers
+# --------------------------------------------------------------------------- figure helpers
 
 
 def test_png_bytes_of_figure_closes_it_and_of_image_keeps_pixels():
-    fig = plotting.show_images([torch.rand(1, 3, 8, 8)], ["x"])
-    png = plotting.png_bytes(fig)
+    fig = figures.show_images([torch.rand(1, 3, 8, 8)], ["x"])
+    png = figures.png_bytes(fig)
     assert png.startswith(PNG_SIGNATURE) and not plt.fignum_exists(fig.number)
     image = torch.zeros(1, 3, 5, 7)
     image[0, 0] = 1.0  # pure red
-    pixels = decode(plotting.png_bytes(image))
+    pixels = decode(figures.png_bytes(image))
     assert pixels.shape == (5, 7, 3) and (pixels[..., 0] == 255).all() and (pixels[..., 1:] == 0).all()
 
 
 def test_gram_comparison_shares_the_scale_and_centres_the_difference():
     a = torch.tensor([[2.0, 1.0], [1.0, 3.0]])
     b = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    fig = plotting.gram_comparison(a, b, ("cat", "waves"), title="t")
+    fig = figures.gram_comparison(a, b, ("cat", "waves"), title="t")
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in axes] == ["Gram matrix: cat", "Gram matrix: waves", "difference (cat - waves)"]
     limits = [ax.images[0].get_clim() for ax in axes]
     assert limits[0] == limits[1] == (0.0, 3.0)
     assert limits[2] == (-2.0, 2.0)
     with pytest.raises(ValueError, match="same size"):
-        plotting.gram_comparison(a, torch.eye(3))
+        figures.gram_comparison(a, torch.eye(3))
 
 
 # --------------------------------------------------------------------------- FeatureMapExplorer
@@ -101,7 +101,7 @@ def test_feature_map_explorer_layer_change_redraws_maps_and_stats(explorer, mode
     # the "top 16" view really shows the 16 most active channels of this layer
     feats = model(sl.data.example("chelsea", size=40), ["relu2_1"])["relu2_1"]
     shown = explorer.stats.value.split("shown: ")[1].split("<")[0]
-    assert [int(c) for c in shown.split(", ")] == plotting.top_channels(feats, 16)
+    assert [int(c) for c in shown.split(", ")] == figures.top_channels(feats, 16)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU
@@ -255,7 +255,7 @@ def test_playground_run_updates_progress_preview_and_gallery(playground):
     assert playground.progress.value == 3 and playground.progress.max == 3
     assert len(previews) >= 3  # live previews during the run, then the final image
     assert playground.preview.value != start_view
-    assert decode(playground.preview.value).tolist() == decode(plotting.png_bytes(result.image)).tolist()
+    assert decode(playground.preview.value).tolist() == decode(figures.png_bytes(result.image)).tolist()
     assert "Completed 3 evaluations" in playground.status.value
     assert len(playground.gallery.children) == 1
     caption = playground.gallery.children[0].children[1].value
@@ -300,7 +300,7 @@ def test_playground_stop_keeps_the_image_so_far(playground):
     result = playground.result
     assert result.status == "stopped" and 2 <= result.evaluations < 2000
     assert f"Stopped after evaluation {result.evaluations} of 2000" in playground.status.value
-    assert decode(playground.preview.value).tolist() == decode(plotting.png_bytes(result.image)).tolist()
+    assert decode(playground.preview.value).tolist() == decode(figures.png_bytes(result.image)).tolist()
     caption = playground.gallery.children[0].children[1].value
     assert f"{result.evaluations}/2000 evaluations, stopped" in caption
     assert not playground.running and not playground.run_button.disabled
@@ -339,7 +339,7 @@ def test_playground_preview_follows_the_content_choice_between_runs(model):
     first = playground.preview.value
     playground.content.dropdown.value = "coffee"
     assert playground.preview.value != first
-    expected = decode(plotting.png_bytes(sl.data.example("coffee", size=32)))
+    expected = decode(figures.png_bytes(sl.data.example("coffee", size=32)))
     assert decode(playground.preview.value).tolist() == expected.tolist()
 
 

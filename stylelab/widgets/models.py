@@ -33,7 +33,7 @@ from ..network import NetworkSettings, build_model
 from ..result import StyleTransferResult
 from ..settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, TransferSettings
 from ..transfer import run
-from ..validate import style_layer_weights
+from ..layers import style_layer_weights
 from ..vgg import VGGFeatures
 
 __all__ = ["TOP", "KEEP", "ImageChoice", "FeatureMaps", "GramComparison", "PlaygroundRun"]

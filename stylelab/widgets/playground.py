@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import ipywidgets as W
 import torch
 
-from .. import plotting, presets
+from .. import figures, presets
 from ..data import names as example_names
 from ..result import StyleTransferResult
 from ..settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, OPTIMIZERS, START_RULES
@@ -101,7 +101,7 @@ class StylePlayground(Explorer):
         self.widget = W.VBox([W.HBox([self._settings_box, W.VBox([self.progress, self.preview, self.status])]),
                               W.HTML("<b>gallery</b> (newest first)"), self.gallery])
         self.widget.add_class("stylelab-style-playground")
-        self.preview.value = plotting.png_bytes(self.content.image())
+        self.preview.value = figures.png_bytes(self.content.image())
         self.content.on_change(self._show_content)
         self._follow_runs()
 
@@ -148,7 +148,7 @@ class StylePlayground(Explorer):
     def _show_content(self) -> None:
         # Between runs the preview shows the chosen content image (the starting point).
         if not self.running:
-            self.preview.value = plotting.png_bytes(self.content.image())
+            self.preview.value = figures.png_bytes(self.content.image())
 
     # ------------------------------------------------------------------ settings
 
@@ -262,7 +262,7 @@ class StylePlayground(Explorer):
     def _step(self, step: int, image: torch.Tensor, losses: Mapping[str, float], preview: bool) -> None:
         self.progress.value = step
         if preview:
-            self.preview.value = plotting.png_bytes(image)
+            self.preview.value = figures.png_bytes(image)
         self.status.value = (
             f"evaluation {step}/{self.progress.max}: loss {losses['total']:.4g} (content {losses['content']:.3g}, "
             f"style {losses['style']:.3g}) after {losses['time']:.1f} s"
@@ -273,10 +273,10 @@ class StylePlayground(Explorer):
         self._show_error(message)
 
     def _finished(self, settings: Mapping[str, Any], result: StyleTransferResult, message: str) -> None:
-        self.preview.value = plotting.png_bytes(result.image)
+        self.preview.value = figures.png_bytes(result.image)
         self.progress.bar_style = "success" if result.status == "completed" else "warning"
         self.status.value = html.escape(message) + f" ({result.seconds:.1f} s)"
-        thumbnail = W.Image(value=plotting.png_bytes(result.image), format="png", layout=picture("150px"))
+        thumbnail = W.Image(value=figures.png_bytes(result.image), format="png", layout=picture("150px"))
         card = W.VBox([thumbnail, W.HTML(self.describe(settings, result))], layout=W.Layout(margin="4px"))
         self.gallery.children = (card,) + tuple(self.gallery.children)[: max(0, self.gallery_size - 1)]
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import ipywidgets as W
 import torch
 
-from .. import plotting
+from .. import figures
 from ..errors import ImageLoadError, StyleLabError
 from ..vgg import VGGFeatures
 from .base import Explorer, Forward, picture, plain
@@ -189,11 +189,11 @@ class FeatureMapExplorer(Explorer):
         chosen = self.state.shown_channels()
         if channel == TOP:
             title = f"{layer} of '{label}': the {len(chosen)} most active channels (each with its own colour scale)"
-            figure = plotting.feature_maps(feats, chosen, ncols=8, title=title)
+            figure = figures.feature_maps(feats, chosen, ncols=8, title=title)
         else:
-            figure = plotting.feature_maps(feats, chosen, ncols=1, size=3.6, title=f"{layer} of '{label}', channel {channel}")
-        self.maps.value = plotting.png_bytes(figure)
-        self.preview.value = plotting.png_bytes(self.image.image())
+            figure = figures.feature_maps(feats, chosen, ncols=1, size=3.6, title=f"{layer} of '{label}', channel {channel}")
+        self.maps.value = figures.png_bytes(figure)
+        self.preview.value = figures.png_bytes(self.image.image())
         self.stats.value = self._stats_html(chosen)
         self.status.value = ""
 
@@ -303,13 +303,13 @@ class GramExplorer(Explorer):
             return
         layer, a, b = self.state.layer, self.left.label, self.right.label
         channels = gram_a.shape[-1]
-        figure = plotting.gram_comparison(
+        figure = figures.gram_comparison(
             gram_a, gram_b, (plain(a), plain(b)), max_channels=self.max_channels,
             title=f"Gram matrices at {layer} (first {min(channels, self.max_channels)} of {channels} channels)",
         )
-        self.heatmaps.value = plotting.png_bytes(figure)
-        self.left_view.value = plotting.png_bytes(self.left.image())
-        self.right_view.value = plotting.png_bytes(self.right.image())
+        self.heatmaps.value = figures.png_bytes(figure)
+        self.left_view.value = figures.png_bytes(self.left.image())
+        self.right_view.value = figures.png_bytes(self.right.image())
         self.loss.value = (
             f"style loss at <b>{layer}</b> between '{html.escape(a)}' and '{html.escape(b)}': "
             f"<b>{loss:.4g}</b> <small>(mean of (G<sub>A</sub> &minus; G<sub>B</sub>)&sup2; over "
