@@ -6,7 +6,7 @@
 Three runs: coarse-to-fine; single-scale with the same number of steps at the final size
 (the last of --steps); and single-scale with the same compute as coarse-to-fine, counted
 in evaluations x pixels (``--only`` picks some of them). Each run happens in
-its own fresh Python process (``stylelab.measure.measure_stylize``), so its peak resident
+its own fresh Python process (``stylelab.course.measure.measure_stylize``), so its peak resident
 memory is its own: on Linux the kernel's high-water mark is reset just before ``stylize``
 starts. Compute is also reported as evaluations x pixels, in full-size evaluations, which
 does not depend on the machine's load; seconds do. Not run in CI.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 import torch  # noqa: E402
 
 import stylelab as sl  # noqa: E402
-from stylelab.measure import measure_stylize  # noqa: E402
+from stylelab.course.measure import measure_stylize  # noqa: E402
 
 
 def main() -> int:

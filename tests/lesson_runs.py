@@ -24,7 +24,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 @lru_cache(maxsize=1)
 def figure_functions() -> frozenset:
     """Dotted names (``sl.figures.show_images``, ...) of the functions that return a new ``Figure``."""
-    from stylelab import figures, lesson_figures
+    from stylelab.course import figures, lesson_figures
 
     names = set()
     for module in (figures, lesson_figures):
