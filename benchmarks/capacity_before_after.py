@@ -6,13 +6,13 @@ For each lesson, in turn: the lesson at ``--before`` (a git revision, unpacked w
 ``git archive`` into a temporary folder; its kernel imports that stylelab and runs that
 notebook, with PyTorch's default threads) and then the lesson in this checkout (as on a
 hub: ``JUPYTERHUB_USER`` set, so one thread unless ``STYLELAB_THREADS`` says otherwise),
-each in a fresh kernel measured by :func:`stylelab.capacity.measure_lesson`. Alternating
+each in a fresh kernel measured by :func:`stylelab.course.capacity.measure_lesson`. Alternating
 the two keeps them under the same machine load; compare CPU-seconds and memory, which do
 not depend on the load, rather than seconds, which do. The single-user server is measured
 once for each side first (before: nbgrader's defaults; after: a student's server as
 ``hub-setup`` configures it), and each row ends with the server ``--students`` students in
 that lesson need by The Littlest JupyterHub's rule, with the shared pages counted once
-(:func:`stylelab.capacity.recommend`). Not run in CI.
+(:func:`stylelab.course.capacity.recommend`). Not run in CI.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a clone without installing
 
-from stylelab.capacity import (lesson_paths, measure_lesson, measure_server, measure_student_server,  # noqa: E402
+from stylelab.course.capacity import (lesson_paths, measure_lesson, measure_server, measure_student_server,  # noqa: E402
                                recommend)
 
 

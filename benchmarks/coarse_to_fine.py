@@ -6,7 +6,7 @@
 Three runs: coarse-to-fine; single-scale with the same number of steps at the final size
 (the last of --steps); and single-scale with the same compute as coarse-to-fine, counted
 in evaluations x pixels (``--only`` picks some of them). Each run happens in
-its own fresh Python process (``stylelab.measure.measure_stylize``), so its peak resident
+its own fresh Python process (``stylelab.course.measure.measure_stylize``), so its peak resident
 memory is its own: on Linux the kernel's high-water mark is reset just before ``stylize``
 starts. Compute is also reported as evaluations x pixels, in full-size evaluations, which
 does not depend on the machine's load; seconds do. Not run in CI.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 import torch  # noqa: E402
 
 import stylelab as sl  # noqa: E402
-from stylelab.measure import measure_stylize  # noqa: E402
+from stylelab.course.measure import measure_stylize  # noqa: E402
 
 
 def main() -> int:
@@ -52,7 +52,7 @@ def main() -> int:
           f"| {os.cpu_count()} CPUs | torch threads {torch.get_num_threads()} | weights {args.weights} | device {args.device}")
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} (other jobs on this machine slow both runs)")
     shape = sl.load_image(content, final).shape[-2:]
-    stage_pixels = [h * w for h, w in sl.scales.stage_sizes(shape, args.scales)]
+    stage_pixels = [h * w for h, w in sl.pyramid.stage_sizes(shape, args.scales)]
     same_cost = round(sum(n * p for n, p in zip(args.steps, stage_pixels)) / stage_pixels[-1])
     runs = {
         "coarse-to-fine": dict(scales=args.scales, steps=args.steps),
@@ -70,7 +70,7 @@ def main() -> int:
             print(f"  {name} could not finish: {exc}")
             continue
         height, width = report.image.shape[-2:]
-        cost = sl.scales.pixel_cost(report) / (height * width)
+        cost = sl.analysis.pixel_cost(report) / (height * width)
         rows.append((name, options, report, cost))
         print(f"  {report}")
         for stage in report.config["stages"]:

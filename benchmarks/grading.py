@@ -5,7 +5,7 @@
 
 For each lesson, the reference answers (as an assignment's answer cells) are graded the way
 ``nbgrader autograde`` grades a submission with stylelab's preprocessors
-(``stylelab.exercises.grader.grade``: a fresh process that imports torch and stylelab, runs the
+(``stylelab.course.exercises.grader.grade``: a fresh process that imports torch and stylelab, runs the
 answer cells and the checkers), and checked in this process as the lessons do
 (``sl.exercises.check``), for comparison. Seconds depend on the machine and its load; the
 first number is mostly the new process's start (importing torch). Not run in CI.
@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
 
-from stylelab import classroom  # noqa: E402
-from stylelab.exercises import EXERCISES, check  # noqa: E402
-from stylelab.exercises.grader import Cell, grade  # noqa: E402
+from stylelab.course import classroom  # noqa: E402
+from stylelab.course.exercises import EXERCISES, check  # noqa: E402
+from stylelab.course.exercises.grader import Cell, grade  # noqa: E402
 
 
 def lesson_cells(lesson: str) -> list:

@@ -2,7 +2,7 @@
 
     STYLELAB_WEIGHTS=caffe-vgg16 python benchmarks/preset_balance.py --size 256 512
 
-For each preset (stylelab.presets) and each size, the photo images/chelsea.jpg and the
+For each preset (stylelab.engine.presets) and each size, the photo images/chelsea.jpg and the
 painting images/swirls.jpg at that longest side: the network the preset asks for (the
 weights of $STYLELAB_WEIGHTS with the preset's normalisation), the preset's style weight as
 written, and presets.effective_balance: the style/content ratio it applies there, in units
@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import stylelab as sl  # noqa: E402
-from stylelab import presets  # noqa: E402
+from stylelab.engine import presets  # noqa: E402
 
 PHOTO, PAINTING = "images/chelsea.jpg", "images/swirls.jpg"
 

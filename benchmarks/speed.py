@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import reference  # noqa: E402
 
 import stylelab as sl  # noqa: E402
-from stylelab import measure  # noqa: E402
-from stylelab.layers import LAYERS, layer_table  # noqa: E402
-from stylelab.weights import load_weights  # noqa: E402
+from stylelab.course import measure  # noqa: E402
+from stylelab.vgg.layers import LAYERS, layer_table  # noqa: E402
+from stylelab.vgg.weights import load_weights  # noqa: E402
 
 CONTENT, STYLE = "chelsea", "swirls"
 

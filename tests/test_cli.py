@@ -112,7 +112,7 @@ def _settings_of(*options: str, settings_class=None):
 def test_help_lists_every_setting_field(capsys):
     import dataclasses
 
-    from stylelab.network import NetworkSettings
+    from stylelab.vgg.network import NetworkSettings
 
     with pytest.raises(SystemExit):
         main(["--help"])

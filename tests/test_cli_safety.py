@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 import stylelab as sl
-from stylelab import transfer
+from stylelab.engine import transfer
 from stylelab.__main__ import main
 
 CONTENT = str(sl.data.example_path("chelsea"))
@@ -118,7 +118,7 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
 _TERMINATE_AT_EVALUATION_3 = textwrap.dedent(
     """
     import os, signal, sys
-    import stylelab.optimize as optimize
+    import stylelab.engine.optimize as optimize
     calls = {"n": 0}
     real = optimize.zero_blocked_gradient
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from stylelab.colab import BLOCK, colab_link, colab_cell, readme_block, repository_from_pyproject, sync
+from stylelab.course.colab import BLOCK, colab_link, colab_cell, readme_block, repository_from_pyproject, sync
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
@@ -20,7 +20,7 @@ MAX_CODE_LINES = 20  # "a code cell longer than ~15 lines means something belong
 ROOT = NOTEBOOKS.parent
 #: The one place the project's address is set: [project.urls] Repository (absent: no public repository yet).
 REPOSITORY = repository_from_pyproject(ROOT / "pyproject.toml")
-#: The first code cell of every lesson, word for word, rendered from REPOSITORY (stylelab/colab.py).
+#: The first code cell of every lesson, word for word, rendered from REPOSITORY (stylelab/course/colab.py).
 COLAB_CELL = colab_cell(REPOSITORY)
 
 
@@ -111,10 +111,10 @@ def test_prose_before_code_and_short_cells(path):
 
 @pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
 def test_lesson_has_reference_times(path):
-    # setup(lesson=...) estimates the lesson's time from stylelab/modes.py's table; every lesson needs a row.
-    from stylelab.modes import MODES, REFERENCE
+    # setup(lesson=...) estimates the lesson's time from stylelab/course/modes.py's table; every lesson needs a row.
+    from stylelab.course.modes import MODES, REFERENCE
 
-    assert set(REFERENCE.get(path.name[:2], {})) == set(MODES), f"stylelab/modes.py REFERENCE lacks a mode for {path.name}"
+    assert set(REFERENCE.get(path.name[:2], {})) == set(MODES), f"stylelab/course/modes.py REFERENCE lacks a mode for {path.name}"
 
 
 @pytest.mark.parametrize("path", _lessons(), ids=lambda p: p.name)
@@ -125,9 +125,9 @@ def test_lesson_is_listed(path):
 
 def test_colab_links_come_from_pyproject():
     # The READMEs' generated blocks and the lessons' Colab cells agree with [project.urls];
-    # `python -m stylelab.colab --write` brings them back in line after the URL changes.
+    # `python -m stylelab.course.colab --write` brings them back in line after the URL changes.
     stale = sync(write=False, root=ROOT)
-    assert not stale, f"out of date with [project.urls] in pyproject.toml: {stale}; run python -m stylelab.colab --write"
+    assert not stale, f"out of date with [project.urls] in pyproject.toml: {stale}; run python -m stylelab.course.colab --write"
     for name in ("README.md", "notebooks/README.md"):
         text = (ROOT / name).read_text(encoding="utf-8")
         assert BLOCK.search(text).group(2) == readme_block(REPOSITORY, name, [p.name for p in _lessons()])
@@ -211,7 +211,7 @@ def test_every_figure_appears_whatever_mplbackend_says(path, monkeypatch):
 def test_figure_calls_count_new_figures_only():
     from lesson_runs import figure_calls
 
-    assert figure_calls("fig = sl.plotting.show_images([a], ['a'])") == 1
-    assert figure_calls("fig, ax = plt.subplots()\nsl.plotting.loss_curves(h, ax=ax)") == 1  # draws into ax
-    assert figure_calls("sl.plotting.table(rows)\nx = sl.plotting.to_numpy_image(a)") == 0  # no figure
-    assert figure_calls("f = sl.plotting.heatmaps(m, t)\ng = sl.plotting.ablation_grid(i, r, c)") == 2
+    assert figure_calls("fig = sl.figures.show_images([a], ['a'])") == 1
+    assert figure_calls("fig, ax = plt.subplots()\nsl.figures.loss_curves(h, ax=ax)") == 1  # draws into ax
+    assert figure_calls("sl.tables.table(rows)\nx = sl.figures.to_numpy_image(a)") == 0  # no figure
+    assert figure_calls("f = sl.lesson_figures.heatmaps(m, t)\ng = sl.lesson_figures.ablation_grid(i, r, c)") == 2

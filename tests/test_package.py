@@ -14,8 +14,13 @@ def test_public_api_exists():
     for name in ("load_image", "save_image", "to_pil", "resize", "VGGFeatures", "gram_matrix", "content_loss",
                  "style_loss", "tv_loss", "stylize", "StyleTransferResult", "LAYER_NAMES", "data"):
         assert hasattr(sl, name), name
-    for module in ("plotting", "notebook", "widgets", "exercises", "cache", "scales", "measure", "color", "masks"):
-        assert getattr(sl, module).__name__ == f"stylelab.{module}"  # loaded on first use
+    # the module namespaces the lessons read as sl.<name>, each at its home in a room (some load on first use)
+    rooms = {"imaging": ("data", "patterns"), "engine": ("color", "masks", "presets", "pyramid", "scales", "tables"),
+             "course": ("analysis", "cache", "exercises", "figures", "lesson_figures", "measure", "notebook", "widgets")}
+    for room, modules in rooms.items():
+        for module in modules:
+            assert getattr(sl, module).__name__ == f"stylelab.{room}.{module}"
+    assert sl.vgg.__name__ == "stylelab.vgg" and sl.vgg.features.IMAGENET_MEAN == (0.485, 0.456, 0.406)
 
 
 @pytest.mark.slow  # more than half a second on a 2-core CPU

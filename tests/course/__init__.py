@@ -1,0 +1,1 @@
+"""Tests of stylelab.course: analysis, figures, cache, widgets, exercises, classroom and hub."""

@@ -1,0 +1,1 @@
+"""Tests of stylelab.engine: settings, plan, losses, objective, optimisation, pyramid, control, presets."""

@@ -1,0 +1,1 @@
+"""Tests of stylelab.imaging: loading, decoding, example and synthetic images."""

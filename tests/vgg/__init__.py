@@ -1,0 +1,1 @@
+"""Tests of stylelab.vgg: layers, weights, conversion, normalisation, networks, VGGFeatures."""
