@@ -1,6 +1,7 @@
 """Room 4, course: what the lessons, learners and instructors use around the engine.
 
 * :mod:`.notebook`, :mod:`.modes`, :mod:`.colab` - lesson setup: modes, sizes, weights banner, Colab cells;
+* :mod:`.free_memory` - a hub kernel hands freed memory back after each cell;
 * :mod:`.figures`, :mod:`.lesson_figures` - matplotlib figures; :mod:`.analysis` - numbers about runs;
 * :mod:`.measure` - time and peak memory of a run; :mod:`.cache` - the on-disk result cache;
 * :mod:`.gallery` - the gallery of results (``python -m stylelab.course.gallery``);

@@ -11,6 +11,8 @@ folder (so the result cache is empty: the worst case), and measures:
   set but in the machine's memory once;
 * **CPU-seconds** (user + system) of the kernel and its children: unlike wall time, this
   does not depend on what else the machine is doing;
+* the kernel's private memory **after each cell** (the last of them: what a student who has
+  finished keeps until the hub's idle culler stops their server);
 * a student's **single-user server** (``jupyter lab`` with nbgrader's extensions, configured
   as ``hub-setup`` configures students' servers) the same way.
 
@@ -85,6 +87,12 @@ class Usage:
     peak_cell: int = -1
     error: str = ""
     held: Tuple[Tuple[int, float], ...] = ()
+
+    @property
+    def idle_mib(self) -> Optional[float]:
+        """Private MiB after the last code cell: what a student who stops there keeps on the
+        server until the hub's idle culler stops their server (None: nothing recorded)."""
+        return self.held[-1][1] if self.held else None
 
 
 class _Sampler(threading.Thread):
@@ -352,15 +360,17 @@ def format_report(lessons: Iterable[Usage], server: Usage, advice: Recommendatio
     lines = [
         f"mode {mode} | {threads} | weights {weights} | empty result cache",
         "",
-        "| lesson | peak RSS (MiB) | peak private (MiB) | shared at peak (MiB) | CPU-seconds | peak in cell |",
-        "|---|---|---|---|---|---|",
+        "| lesson | peak RSS (MiB) | peak private (MiB) | private when done (MiB) | shared at peak (MiB) "
+        "| CPU-seconds | peak in cell |",
+        "|---|---|---|---|---|---|---|",
     ]
     for usage in [*lessons, server]:
         cell = "" if usage.peak_cell < 0 else str(usage.peak_cell)
-        lines.append(f"| {usage.name} | {usage.peak_rss_mib:,.0f} | {usage.peak_private_mib:,.0f} | "
+        idle = "" if usage.idle_mib is None else f"{usage.idle_mib:,.0f}"
+        lines.append(f"| {usage.name} | {usage.peak_rss_mib:,.0f} | {usage.peak_private_mib:,.0f} | {idle} | "
                      f"{usage.shared_mib:,.0f} | {usage.cpu_seconds:,.1f} | {cell} |")
         if usage.error:
-            lines.append(f"|  | error: {usage.error} |  |  |  |  |")
+            lines.append(f"|  | error: {usage.error} |  |  |  |  |  |")
     n = advice.students
     lines += [
         "",

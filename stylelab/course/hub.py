@@ -143,6 +143,10 @@ def hub_config_text(instructors: Iterable[str], student_config: str) -> str:
         # Each student's kernels use one CPU thread on a hub (stylelab's default when
         # JUPYTERHUB_USER is set); to give them more, e.g.:
         # c.Spawner.environment.update({{"STYLELAB_THREADS": "2"}})
+        # They also hand freed memory back to the server after each cell (STYLELAB_TRIM=0 stops it).
+        # Less memory per kernel for more CPU (measured in INSTRUCTORS.md, "How many students one
+        # server holds"): glibc returns every block of 1 MiB or more as soon as it is freed.
+        # c.Spawner.environment.update({{"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "1048576"}})
         """)
 
 

@@ -26,6 +26,7 @@ from ..vgg.features import VGGFeatures
 from ..vgg.network import NetworkSettings, build_model
 from ..vgg.weights import UntrainedWeightsWarning
 from . import modes
+from .free_memory import TRIM_VARIABLE, trim_after_each_cell, trim_wanted
 
 __all__ = [
     "mode", "fast_mode", "choose", "image_size", "step_count", "setup", "show_figures_inline", "weights_banner",
@@ -155,6 +156,10 @@ def _threads_note(model: VGGFeatures, threads: int) -> str:
     return f" ({threads} thread{'s' if threads != 1 else ''}, {THREADS_VARIABLE}=n to change)"
 
 
+def _trim_note(trimming: bool) -> str:
+    return f"\nmemory: freed memory goes back to the server after each cell ({TRIM_VARIABLE}=0 to stop)" if trimming else ""
+
+
 def setup(
     lesson: Optional[str] = None,
     weights: Optional[str] = None,
@@ -173,9 +178,12 @@ def setup(
     the lesson to use.
 
     PyTorch's CPU threads follow :func:`stylelab.vgg.device.cpu_threads`: one per kernel on a
-    JupyterHub, ``$STYLELAB_THREADS`` if set, else PyTorch's default (one per core).
+    JupyterHub, ``$STYLELAB_THREADS`` if set, else PyTorch's default (one per core). On a
+    JupyterHub the kernel also returns freed memory to the server after each cell
+    (:mod:`stylelab.course.free_memory`; ``$STYLELAB_TRIM`` overrides).
     """
     threads = use_cpu_threads()
+    trimming = trim_wanted() and trim_after_each_cell()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)  # the banner says it louder
         model = build_model(NetworkSettings(weights=weights, device=device, pooling=pooling, normalize=normalize))
@@ -184,7 +192,7 @@ def setup(
     print(
         f"stylelab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
         f"device: {model.device}{_threads_note(model, threads)} | network: {model.weights_label}{normalized} | mode: {current} "
-        f"(STYLELAB_MODE=fast|laptop|full)"
+        f"(STYLELAB_MODE=fast|laptop|full){_trim_note(trimming)}"
     )
     replaced = show_figures_inline()
     if replaced:

@@ -12,12 +12,12 @@ from stylelab.course import capacity, classroom
 from stylelab.course.capacity import Usage
 
 
-def _usage(name, rss, private, shared, cpu=10.0):
-    return Usage(name, rss, private, shared, cpu, 20.0)
+def _usage(name, rss, private, shared, cpu=10.0, held=()):
+    return Usage(name, rss, private, shared, cpu, 20.0, held=held)
 
 
 def test_the_littlest_jupyterhubs_rule_with_and_without_sharing():
-    lessons = [_usage("01", 1000, 500, 400, cpu=30), _usage("03", 1200, 700, 450, cpu=90)]
+    lessons = [_usage("01", 1000, 500, 400, cpu=30), _usage("03", 1200, 700, 450, cpu=90, held=((5, 300.0), (9, 480.4)))]
     server = _usage("server", 200, 150, 20)
     advice = capacity.recommend(lessons, server, students=30)
     assert advice.per_user_rss_mib == 1400 and advice.per_user_private_mib == 850 and advice.shared_mib == 470
@@ -25,7 +25,7 @@ def test_the_littlest_jupyterhubs_rule_with_and_without_sharing():
     assert advice.memory_shared_once_gib == pytest.approx((30 * 850 + 470 + 128) / 1024)
     assert advice.cores == pytest.approx(30.2) and advice.cpu_seconds == 90
     text = capacity.format_report(lessons, server, advice, mode="laptop", threads="1 thread", weights="random")
-    assert "| 03 | 1,200 | 700 | 450 | 90.0 |" in text and "41.1 GiB" in text and "25.5 GiB" in text
+    assert "| 03 | 1,200 | 700 | 480 | 450 | 90.0 |" in text and "| 01 | 1,000 | 500 |  | 400 |" in text and "41.1 GiB" in text and "25.5 GiB" in text
     with pytest.raises(ValueError, match="students must be at least 1"):
         capacity.recommend(lessons, server, students=0)
 
