@@ -19,6 +19,7 @@ Other C libraries (macOS, musl) have no ``malloc_trim``: there this does nothing
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from typing import Mapping, Optional
 
@@ -49,12 +50,15 @@ def trim_wanted(environ: Optional[Mapping[str, str]] = None) -> bool:
     return bool(environ.get("JUPYTERHUB_USER"))
 
 
+@functools.lru_cache(maxsize=None)
 def _malloc_trim():
-    """glibc's ``malloc_trim``, or None where the C library has none."""
+    """glibc's ``malloc_trim``, or None where the C library has none (looked up once)."""
     try:
-        return ctypes.CDLL(None).malloc_trim  # the symbols of the running program, the C library's among them
-    except (OSError, AttributeError):
+        trim = ctypes.CDLL(None).malloc_trim  # the running program's symbols, the C library's among them
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows cannot load "no file"
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def release_free_memory() -> bool:
@@ -62,7 +66,6 @@ def release_free_memory() -> bool:
     trim = _malloc_trim()
     if trim is None:
         return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)
     return True
 
